@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: rollout_summary
+short_description: One line per endpoint on how a monitoring run went
+version_added: 1.0.0
+description:
+  - Turns each host's C(endpoint_monitoring_result) into a line (changed, unchanged, failed with why) and a total.
+positional: hosts
+options:
+  _input:
+    description: C(hostvars).
+    type: dict
+    required: true
+  hosts:
+    description: The hosts of the play.
+    type: list
+    elements: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Print the summary
+  ansible.builtin.debug:
+    msg: "{{ hostvars | mlops.sagemaker_monitoring.rollout_summary(ansible_play_hosts_all) }}"
+  run_once: true
+"""
+
+RETURN = r"""
+_value:
+  description: Lines of text.
+  type: list
+  elements: str
+"""
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize
+
+
+def rollout_summary(hostvars, hosts):
+    return summarize(dict((h, hostvars[h].get("endpoint_monitoring_result")) for h in hosts))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"rollout_summary": rollout_summary}

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reconcile the subscribers of an SNS topic with the ones listed in variables (pure logic)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+PENDING = "PendingConfirmation"
+
+
+def _key(protocol, endpoint):
+    # SNS compares email addresses without regard to case of the domain; keep the rest exact.
+    if protocol == "email" and "@" in endpoint:
+        local, _, domain = endpoint.rpartition("@")
+        endpoint = "%s@%s" % (local, domain.lower())
+    return (protocol, endpoint)
+
+
+def redact(protocol, endpoint):
+    """Webhook URLs often carry tokens in their path or query: show only scheme and host."""
+    if protocol in ("http", "https"):
+        scheme, _, rest = endpoint.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0]
+        return "%s://%s/..." % (scheme, host) if rest != host else "%s://%s" % (scheme, host)
+    return endpoint
+
+
+def plan_subscriptions(existing, desired, purge=False):
+    """Compare what the topic has with what variables list.
+
+    existing: ListSubscriptionsByTopic entries (SubscriptionArn, Protocol, Endpoint).
+    desired: dicts with protocol, endpoint, raw_message_delivery.
+    Returns dict with lists: subscribe (desired), unsubscribe (existing), keep (pairs of existing, desired),
+    pending (existing entries still waiting for confirmation), foreign_pending (pending and not listed:
+    AWS gives no ARN to remove them with; they expire after three days).
+    """
+    wanted = {}
+    for sub in desired:
+        wanted.setdefault(_key(sub["protocol"], sub["endpoint"]), sub)
+    plan = {"subscribe": [], "unsubscribe": [], "keep": [], "pending": [], "unlisted": []}
+    seen = set()
+    for sub in existing:
+        key = _key(sub["Protocol"], sub["Endpoint"])
+        if key in wanted:
+            if key in seen:
+                continue
+            seen.add(key)
+            plan["keep"].append((sub, wanted[key]))
+            if sub["SubscriptionArn"] == PENDING:
+                plan["pending"].append(sub)
+        elif purge and sub["SubscriptionArn"] != PENDING:
+            plan["unsubscribe"].append(sub)
+        else:
+            plan["unlisted"].append(sub)
+    for key, sub in wanted.items():
+        if key not in seen:
+            plan["subscribe"].append(sub)
+    return plan
+
+
+def describe_plan(plan):
+    """Readable lines for check mode and --diff."""
+    lines = ["+ subscription %s %s" % (s["protocol"], redact(s["protocol"], s["endpoint"])) for s in plan["subscribe"]]
+    lines += ["- subscription %s %s" % (s["Protocol"], redact(s["Protocol"], s["Endpoint"]))
+              for s in plan["unsubscribe"]]
+    return lines
