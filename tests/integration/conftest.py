@@ -1,0 +1,121 @@
+"""Fixtures for tests that run the real playbooks against AWS-compatible servers on 127.0.0.1."""
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import local_aws  # noqa: E402
+
+REGION = "us-east-1"
+PLAYBOOKS = os.path.join(ROOT, "playbooks")
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@pytest.fixture(scope="session")
+def localstack(tmp_path_factory):
+    server = local_aws.start_localstack(log_dir=str(tmp_path_factory.mktemp("localstack")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    server = local_aws.start_moto(log_dir=str(tmp_path_factory.mktemp("moto")))
+    yield server
+    server.stop()
+
+
+def unique(prefix):
+    """Endpoint names unique to one test, so tests sharing a server never see each other's stacks."""
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
+
+
+class Inventory:
+    """A static inventory in a temporary directory: hosts in groups, group_vars and host_vars files."""
+
+    def __init__(self, path):
+        self.path = path
+        self.groups = {}
+        os.makedirs(os.path.join(path, "group_vars"), exist_ok=True)
+        os.makedirs(os.path.join(path, "host_vars"), exist_ok=True)
+
+    def add(self, group, host, **host_vars):
+        self.groups.setdefault(group, [])
+        if host not in self.groups[group]:
+            self.groups[group].append(host)
+        if host_vars:
+            self.host_vars(host, host_vars)
+        self._write_hosts()
+        return host
+
+    def group_vars(self, group, values):
+        self._dump(os.path.join(self.path, "group_vars", group + ".yml"), values)
+
+    def host_vars(self, host, values):
+        self._dump(os.path.join(self.path, "host_vars", host + ".yml"), values)
+
+    def _write_hosts(self):
+        data = {"all": {"vars": {"ansible_connection": "local"},
+                        "children": dict((g, {"hosts": dict((h, None) for h in hosts)})
+                                         for g, hosts in self.groups.items())}}
+        self._dump(os.path.join(self.path, "hosts.yml"), data)
+
+    @staticmethod
+    def _dump(path, data):
+        with open(path, "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False)
+
+
+@pytest.fixture
+def inventory(tmp_path):
+    return Inventory(str(tmp_path / "inventory"))
+
+
+class Run:
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.output = completed.stdout
+        self.recap = dict((m.group(1), {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                                        "unreachable": int(m.group(4)), "failed": int(m.group(5))})
+                          for m in RECAP.finditer(self.output))
+
+    def changed(self, host):
+        return self.recap[host]["changed"]
+
+    def failed(self, host):
+        return self.recap[host]["failed"]
+
+
+def ansible_env(server, region=REGION, config=os.path.join(ROOT, "ansible.cfg")):
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("AWS_"):
+            env.pop(key)
+    if server is not None:
+        env.update(server.env(region))
+    env.update({
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
+    })
+    if config:
+        env["ANSIBLE_CONFIG"] = config
+    return env
+
+
+def run_playbook(server, inventory, playbook="monitor_endpoints.yml", *args, **kwargs):
+    command = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory.path,
+               playbook if os.path.isabs(playbook) else os.path.join(PLAYBOOKS, playbook)] + list(args)
+    completed = subprocess.run(command, cwd=kwargs.pop("cwd", ROOT), env=kwargs.pop("env", None) or ansible_env(server),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                               timeout=kwargs.pop("timeout", 600))
+    return Run(completed)
