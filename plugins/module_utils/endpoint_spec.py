@@ -121,7 +121,7 @@ def _check_alarm_value(check, field, key, value):
             check.add(field, "must be one of %s or a percentile such as p99, got %s"
                       % (", ".join(catalog.STATISTICS), _describe(value)))
     elif key == "comparison":
-        if value not in catalog.COMPARISONS and value not in catalog.COMPARISON_ALIASES:
+        if not isinstance(value, str) or (value not in catalog.COMPARISONS and value not in catalog.COMPARISON_ALIASES):
             check.add(field, "must be one of %s (or %s), got %s" % (
                 ", ".join(catalog.COMPARISONS), ", ".join(catalog.COMPARISON_ALIASES), _describe(value)))
     elif key == "treat_missing_data":
@@ -193,6 +193,13 @@ def _resolve_alarm(check, metric, settings):
     if not values["enabled"]:
         return None
     comparison = catalog.COMPARISON_ALIASES.get(values["comparison"], values["comparison"])
+    if fields["datapoints_to_alarm"].startswith("default") and not fields["evaluation_periods"].startswith("default"):
+        # Only evaluation_periods was set: keep the catalog's "M out of N" shape within the new N.
+        defaults = metric.defaults
+        if defaults["datapoints_to_alarm"] == defaults["evaluation_periods"]:
+            values["datapoints_to_alarm"] = values["evaluation_periods"]
+        else:
+            values["datapoints_to_alarm"] = min(defaults["datapoints_to_alarm"], values["evaluation_periods"])
     if values["datapoints_to_alarm"] > values["evaluation_periods"]:
         check.add(fields["datapoints_to_alarm"], "%d is greater than evaluation_periods (%d): the alarm could never fire"
                   % (values["datapoints_to_alarm"], values["evaluation_periods"]))
@@ -208,10 +215,19 @@ def _resolve_alarm(check, metric, settings):
     return values
 
 
+# Where one metric name ends with another (GPUMemoryUtilization, MemoryUtilization), the part before it ("GPU")
+# must not end the variant's part of a logical id: variant "blue" + GPUMemoryUtilization and variant "blueGPU"
+# + MemoryUtilization would share one id.
+_AMBIGUOUS_ENDINGS = tuple(sorted(set(
+    longer[:-len(shorter)] for longer in catalog.METRICS for shorter in catalog.METRICS
+    if longer != shorter and longer.endswith(shorter))))
+
+
 def _logical_suffix(name):
     """CloudFormation logical ids are alphanumeric; keep distinct names distinct."""
     cleaned = re.sub(r"[^A-Za-z0-9]", "", name)
-    if cleaned != name:
+    # The hash is lowercase hex, so a hashed name never ends with an ambiguous ending (they start upper case).
+    if cleaned != name or cleaned.endswith(_AMBIGUOUS_ENDINGS):
         cleaned += hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
     return cleaned
 
@@ -234,7 +250,7 @@ def _check_subscribers(check, var_name, subscribers):
                 key, _suggest(key, SUBSCRIBER_KEYS), ", ".join(SUBSCRIBER_KEYS)))
         protocol = sub.get("protocol")
         endpoint = sub.get("endpoint")
-        if protocol not in SUBSCRIBER_CHECKS:
+        if not isinstance(protocol, str) or protocol not in SUBSCRIBER_CHECKS:
             check.add(field + ".protocol", "must be one of %s, got %s" % (", ".join(sorted(SUBSCRIBER_CHECKS)),
                                                                           _describe(protocol)))
             continue
@@ -285,8 +301,10 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     for i, variant in enumerate(variants):
         if not isinstance(variant, str) or not SAGEMAKER_NAME.match(variant):
             check.add("variants[%d]" % i, "%s is not a production variant name" % _describe(variant))
-    if len(set(v for v in variants if isinstance(v, str))) != len(variants):
+    names = [v for v in variants if isinstance(v, str)]
+    if len(set(names)) != len(names):
         check.add("variants", "lists a variant more than once: %s" % variants)
+    variants = names  # the others are reported above
 
     if not isinstance(ok_actions, bool):
         check.add("ok_actions", "must be true or false, got %s" % _describe(ok_actions))
@@ -300,7 +318,8 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
             check.add("tags.%s" % reserved, "is set by the collection itself")
 
     stack_name = "%s%s" % (stack_prefix, endpoint)
-    if not isinstance(stack_prefix, str) or not STACK_NAME.match(stack_name):
+    endpoint_ok = isinstance(endpoint, str) and SAGEMAKER_NAME.match(endpoint)
+    if endpoint_ok and (not isinstance(stack_prefix, str) or not STACK_NAME.match(stack_name)):
         check.add("stack_prefix", "%r + the endpoint name gives %r, which CloudFormation refuses as a stack name "
                   "(a letter, then letters, digits and hyphens, 128 at most)" % (stack_prefix, stack_name))
 

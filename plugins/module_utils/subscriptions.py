@@ -23,6 +23,7 @@ def redact(protocol, endpoint):
     if protocol in ("http", "https"):
         scheme, _, rest = endpoint.partition("://")
         host = rest.split("/", 1)[0].split("?", 1)[0]
+        host = host.rpartition("@")[2]  # user:password@ is a secret too
         return "%s://%s/..." % (scheme, host) if rest != host else "%s://%s" % (scheme, host)
     return endpoint
 

@@ -1,0 +1,142 @@
+"""subscriptions: reconcile an SNS topic's subscriptions with the listed subscribers; redact webhook URLs."""
+
+import pytest
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    PENDING,
+    describe_plan,
+    plan_subscriptions,
+    redact,
+)
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:sagemaker-monitoring-fraud-scoring"
+QUEUE = "arn:aws:sqs:eu-west-1:123456789012:alarms"
+HOOK = "https://hooks.example.com/services/T0KEN/s3cr3t?sig=abc123"
+
+
+def existing(protocol, endpoint, arn=None):
+    return {"SubscriptionArn": arn or "%s:%s" % (TOPIC, abs(hash((protocol, endpoint))) % 10 ** 8),
+            "Protocol": protocol, "Endpoint": endpoint, "TopicArn": TOPIC}
+
+
+def wanted(protocol, endpoint, raw=False):
+    return {"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw}
+
+
+def test_only_missing_subscribers_are_subscribed():
+    have = [existing("email", "oncall@example.com")]
+    want = [wanted("email", "oncall@example.com"), wanted("sqs", QUEUE, raw=True)]
+    plan = plan_subscriptions(have, want)
+    assert plan["subscribe"] == [wanted("sqs", QUEUE, raw=True)]
+    assert plan["keep"] == [(have[0], want[0])]
+    assert plan["unsubscribe"] == []
+
+
+def test_everything_listed_and_present_is_kept():
+    have = [existing("email", "oncall@example.com"), existing("sqs", QUEUE)]
+    want = [wanted("sqs", QUEUE), wanted("email", "oncall@example.com")]
+    plan = plan_subscriptions(have, want, purge=True)
+    assert plan["subscribe"] == [] and plan["unsubscribe"] == [] and plan["unlisted"] == []
+    assert sorted(k[0]["Protocol"] for k in plan["keep"]) == ["email", "sqs"]
+
+
+def test_unlisted_subscriptions_are_left_alone_without_purge():
+    have = [existing("email", "oncall@example.com"), existing("email", "someone-else@example.com")]
+    plan = plan_subscriptions(have, [wanted("email", "oncall@example.com")])
+    assert plan["unsubscribe"] == []
+    assert plan["unlisted"] == [have[1]]
+
+
+def test_purge_removes_confirmed_unlisted_but_never_pending_ones():
+    confirmed = existing("email", "former@example.com")
+    pending = existing("email", "new-hire@example.com", arn=PENDING)
+    listed = existing("email", "oncall@example.com")
+    plan = plan_subscriptions([confirmed, pending, listed], [wanted("email", "oncall@example.com")], purge=True)
+    assert plan["unsubscribe"] == [confirmed]
+    assert pending not in plan["unsubscribe"]
+    assert plan["unlisted"] == [pending]
+    assert [k[0] for k in plan["keep"]] == [listed]
+
+
+def test_listed_pending_subscription_is_kept_and_reported_pending():
+    pending = existing("email", "oncall@example.com", arn=PENDING)
+    plan = plan_subscriptions([pending], [wanted("email", "oncall@example.com")], purge=True)
+    assert plan["subscribe"] == []
+    assert plan["pending"] == [pending]
+    assert plan["unsubscribe"] == []
+
+
+def test_email_domain_matches_case_insensitively():
+    have = [existing("email", "Oncall@Example.COM")]
+    plan = plan_subscriptions(have, [wanted("email", "Oncall@example.com")], purge=True)
+    assert plan["subscribe"] == []
+    assert plan["unsubscribe"] == []
+    assert len(plan["keep"]) == 1
+
+
+def test_email_local_part_stays_case_sensitive():
+    have = [existing("email", "oncall@example.com")]
+    plan = plan_subscriptions(have, [wanted("email", "OnCall@example.com")])
+    assert plan["subscribe"] == [wanted("email", "OnCall@example.com")]
+
+
+def test_protocol_is_part_of_the_match():
+    have = [existing("email-json", "oncall@example.com")]
+    plan = plan_subscriptions(have, [wanted("email", "oncall@example.com")])
+    assert plan["subscribe"] == [wanted("email", "oncall@example.com")]
+    assert plan["unlisted"] == have
+
+
+def test_duplicate_existing_subscriptions_are_kept_once():
+    have = [existing("sqs", QUEUE, arn=TOPIC + ":1"), existing("sqs", QUEUE, arn=TOPIC + ":2")]
+    plan = plan_subscriptions(have, [wanted("sqs", QUEUE)], purge=True)
+    assert len(plan["keep"]) == 1
+    assert plan["subscribe"] == []
+
+
+def test_empty_topic_subscribes_everything_once():
+    want = [wanted("sqs", QUEUE), wanted("email", "a@example.com"), wanted("email", "a@EXAMPLE.com")]
+    plan = plan_subscriptions([], want)
+    # The two spellings are one subscription for SNS.
+    assert plan["subscribe"] == want[:2]
+
+
+# --------------------------------------------------------------------------------------------- redact
+
+@pytest.mark.parametrize("url, shown", [
+    (HOOK, "https://hooks.example.com/..."),
+    ("https://hooks.example.com/path-only", "https://hooks.example.com/..."),
+    ("https://hooks.example.com?token=abc", "https://hooks.example.com/..."),
+    ("https://hooks.example.com:8443/x", "https://hooks.example.com:8443/..."),
+    ("https://hooks.example.com", "https://hooks.example.com"),
+    ("http://hooks.example.com/t0ken", "http://hooks.example.com/..."),
+])
+def test_redact_hides_path_and_query_of_urls(url, shown):
+    assert redact("https" if url.startswith("https") else "http", url) == shown
+
+
+def test_redact_hides_credentials_in_the_url():
+    shown = redact("https", "https://alertbot:pa55word@hooks.example.com/notify")
+    assert "pa55word" not in shown and "alertbot" not in shown
+    assert shown == "https://hooks.example.com/..."
+
+
+@pytest.mark.parametrize("protocol, endpoint", [
+    ("email", "oncall@example.com"),
+    ("sqs", QUEUE),
+    ("lambda", "arn:aws:lambda:eu-west-1:123456789012:function:notify"),
+])
+def test_redact_leaves_other_protocols_alone(protocol, endpoint):
+    assert redact(protocol, endpoint) == endpoint
+
+
+def test_describe_plan_redacts_webhooks():
+    plan = plan_subscriptions([existing("https", "https://old.example.com/T0KEN2")],
+                              [wanted("https", HOOK), wanted("email", "oncall@example.com")], purge=True)
+    lines = describe_plan(plan)
+    assert lines == [
+        "+ subscription https https://hooks.example.com/...",
+        "+ subscription email oncall@example.com",
+        "- subscription https https://old.example.com/...",
+    ]
+    assert not any(secret in line for line in lines for secret in ("T0KEN", "s3cr3t", "abc123"))
