@@ -12,9 +12,9 @@ module: monitoring_stack_plan
 short_description: Work out what a run would change in an endpoint's monitoring stack, without changing it
 version_added: 1.0.0
 description:
-  - Compares the desired template and tags of an endpoint's monitoring stack with the deployed ones
+  - "Compares the desired template and tags of an endpoint's monitoring stack with the deployed ones
     (DescribeStacks and GetTemplate only: no write call, no change set) and reports the action to take
-    and each change in words, such as C(~ alarm ep-AllTraffic-ModelLatency: Threshold 1000000 -> 250000).
+    and each change in words, such as C(~ alarm ep-AllTraffic-ModelLatency: Threshold 1000000 -> 250000)."
   - Checks the template against CloudFormation's limits (51,200 bytes inline, 500 resources) before any
     AWS call.
   - Refuses stacks that exist but were not created by this collection (no C(managed-by) tag), stacks that
@@ -78,6 +78,10 @@ stack_status:
   description: Status of the deployed stack, if there is one.
   returned: success
   type: str
+check_mode:
+  description: Whether this ran in check mode (from the command line or the play); later writes follow it.
+  returned: success
+  type: bool
 outputs:
   description: Outputs of the deployed stack (empty if there is none).
   returned: success
@@ -162,6 +166,7 @@ def main():
         changes=plan["changes"],
         stack_status=(stack or {}).get("StackStatus", ""),
         outputs=outputs,
+        check_mode=module.check_mode,
     )
     if body is not None:
         result["template_body"] = body

@@ -1,0 +1,173 @@
+"""Static checks of the collection that need no AWS: ansible-lint (production profile), the rendered
+CloudFormation templates through cfn-lint, and the plugin documentation through ansible-doc."""
+
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+COLLECTION = "mlops.sagemaker_monitoring"
+REGION = "us-east-1"
+MODULES = sorted(os.path.splitext(os.path.basename(path))[0]
+                 for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
+                 if not os.path.basename(path).startswith("_"))
+
+pytestmark = pytest.mark.integration
+
+
+def tool(name):
+    return os.path.join(VENV_BIN, name)
+
+
+def tool_env(**extra):
+    """The environment of a child tool: the repository's ansible.cfg, the venv first on PATH, no colours,
+    and no AWS connection settings at all (none of these checks may reach AWS)."""
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("AWS_"))
+    env.update({
+        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "NO_COLOR": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def run(command, timeout=300, merge_stderr=True, **env):
+    return subprocess.run(command, cwd=ROOT, env=tool_env(**env), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout)
+
+
+# --- ansible-lint -------------------------------------------------------------------------------------------
+
+def test_ansible_lint_production_profile():
+    result = run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor"])
+    assert result.returncode == 0, result.stdout
+    assert "Profile 'production' was required, and it passed" in result.stdout, result.stdout
+
+
+# --- rendered templates through cfn-lint ----------------------------------------------------------------------
+
+def write_inventory(path):
+    """One endpoint with three variants, OK notifications and percentile statistics."""
+    os.makedirs(path)
+    hosts = {
+        "all": {
+            "vars": {"ansible_connection": "local"},
+            "hosts": {
+                "triple-variant": {
+                    "endpoint_monitoring_variants": ["blue", "green", "canary"],
+                    "endpoint_monitoring_ok_actions": True,
+                    "endpoint_monitoring_endpoint_metrics": {
+                        "ModelLatency": {"statistic": "p95", "threshold": 400000},
+                        "OverheadLatency": {"statistic": "p99.9"},
+                    },
+                    "endpoint_monitoring_tags": {"team": "lint"},
+                },
+            },
+        },
+    }
+    with open(os.path.join(path, "hosts.yml"), "w") as f:
+        yaml.safe_dump(hosts, f, sort_keys=False)
+    return path
+
+
+def render(inventory, render_dir):
+    result = run([tool("ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", "render_templates.yml"),
+                  "-e", "render_dir=%s" % render_dir], AWS_REGION=REGION)
+    assert result.returncode == 0, result.stdout
+    return result
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def alarms_of(template):
+    return dict((r["Properties"]["AlarmName"], r["Properties"]) for r in template["Resources"].values()
+                if r["Type"] == "AWS::CloudWatch::Alarm")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Templates of the example inventory and of the three-variant inventory, in one directory."""
+    render_dir = str(tmp_path_factory.mktemp("rendered"))
+    render(os.path.join(ROOT, "examples", "inventory"), render_dir)
+    render(write_inventory(str(tmp_path_factory.mktemp("inventory") / "three-variants")), render_dir)
+    return render_dir
+
+
+def test_render_writes_one_template_per_endpoint(rendered):
+    expected = ["sagemaker-monitoring-%s.json" % e for e in
+                ("fraud-scoring", "product-recs", "similar-items", "triple-variant")]
+    assert sorted(os.listdir(rendered)) == expected
+    for name in expected:
+        template = load(os.path.join(rendered, name))
+        assert template["AWSTemplateFormatVersion"] == "2010-09-09"
+        assert set(template["Outputs"]) >= {"DashboardUrl", "TopicArn", "AlarmNames"}
+        assert sorted(template["Outputs"]["AlarmNames"]["Value"].split(",")) == sorted(alarms_of(template))
+
+
+def test_render_three_variants_ok_actions_and_percentiles(rendered):
+    template = load(os.path.join(rendered, "sagemaker-monitoring-triple-variant.json"))
+    alarms = alarms_of(template)
+    # The catalog's default set (every metric but Invocations) for each of the three variants.
+    assert len(alarms) == 3 * 10
+    for variant in ("blue", "green", "canary"):
+        latency = alarms["triple-variant-%s-ModelLatency" % variant]
+        assert latency["ExtendedStatistic"] == "p95"
+        assert "Statistic" not in latency
+        assert latency["Threshold"] == 400000
+        assert latency["Dimensions"] == [{"Name": "EndpointName", "Value": "triple-variant"},
+                                         {"Name": "VariantName", "Value": variant}]
+        assert alarms["triple-variant-%s-OverheadLatency" % variant]["ExtendedStatistic"] == "p99.9"
+        assert alarms["triple-variant-%s-CPUUtilization" % variant]["Statistic"] == "Average"
+    for alarm in alarms.values():
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    # Without ok_actions (the example inventory), alarms notify on ALARM only.
+    example = alarms_of(load(os.path.join(rendered, "sagemaker-monitoring-product-recs.json")))
+    assert example and all("OKActions" not in a for a in example.values())
+
+
+def test_rendered_templates_pass_cfn_lint(rendered):
+    templates = sorted(glob.glob(os.path.join(rendered, "*.json")))
+    assert len(templates) == 4
+    result = run([tool("cfn-lint"), "--regions", REGION, "--"] + templates)
+    assert result.returncode == 0, result.stdout
+
+
+# --- plugin documentation ----------------------------------------------------------------------------------
+
+def test_modules_are_found():
+    # Guard for the parametrisation below: it lists plugins/modules itself, so new modules are covered too.
+    assert set(MODULES) >= {"monitoring_spec", "monitoring_stack_plan", "sagemaker_dashboard", "sns_subscriptions"}
+
+
+@pytest.mark.parametrize("plugin_type,name", [("module", m) for m in MODULES]
+                         + [("filter", "rollout_summary"), ("role", "endpoint_monitoring")])
+def test_ansible_doc_renders(plugin_type, name):
+    fqcn = "%s.%s" % (COLLECTION, name)
+    result = run([tool("ansible-doc"), "-t", plugin_type, fqcn], timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert fqcn in result.stdout, result.stdout
+    assert "[ERROR]" not in result.stdout and "[WARNING]" not in result.stdout, result.stdout
+    # The JSON form carries the parsed documentation: options and, for modules, examples and return values.
+    result = run([tool("ansible-doc"), "-t", plugin_type, "--json", fqcn], timeout=120, merge_stderr=False)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)[fqcn]
+    if plugin_type == "role":
+        assert doc["entry_points"]["main"]["options"]
+    else:
+        assert doc["doc"]["short_description"]
+        assert doc["doc"]["options"]
+        assert doc["examples"]
+        assert doc["return"]
