@@ -6,14 +6,21 @@
    example inventory (3 endpoints in 2 groups), then runs it again to show nothing changes;
 4. prints each stack's outputs;
 5. sends ModelLatency datapoints above fraud-scoring's threshold and prints the alarm notification as
-   the SQS subscriber received it.
+   the SQS subscriber received it;
+6. draws fraud-scoring's dashboard from its CloudWatch data to preview/fraud-scoring.png (and .html);
+7. discovers a second fleet of SageMaker endpoints of several types (on a moto server, where the SageMaker
+   API is real) with the sagemaker_endpoints inventory plugin, and monitors it: each endpoint gets the
+   alarms its type publishes metrics for.
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+
+import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import local_aws  # noqa: E402
@@ -28,18 +35,87 @@ DEMO_VARIANT = "AllTraffic"
 DEMO_ALARM = "%s-%s-ModelLatency" % (DEMO_ENDPOINT, DEMO_VARIANT)
 BREACH_MICROSECONDS = 250000.0  # 250 ms against a 100 ms threshold
 WAIT_SECONDS = 120
+PREVIEW_PLAYBOOK = os.path.join(ROOT, "playbooks", "preview_dashboards.yml")
+PREVIEW_DIR = os.path.join(ROOT, "preview")
+DISCOVERY_EXAMPLE = os.path.join(ROOT, "examples", "discovered.sagemaker_endpoints.yml")
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker"
 
 
 def step(text):
     print("\n\033[1m==> %s\033[0m" % text, flush=True)
 
 
-def ansible_playbook(env, *args):
-    command = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", INVENTORY, PLAYBOOK] + list(args)
-    print("$ ansible-playbook -i examples/inventory playbooks/monitor_endpoints.yml %s" % " ".join(args), flush=True)
+def ansible(env, tool, inventory, *args):
+    command = [os.path.join(ROOT, ".venv", "bin", tool), "-i", inventory] + list(args)
+    def shown(path):
+        return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+    print("$ %s" % " ".join([tool, "-i", shown(inventory)] + [shown(a) for a in args]), flush=True)
     result = subprocess.run(command, cwd=ROOT, env=env)
     if result.returncode != 0:
-        raise SystemExit("ansible-playbook failed with exit code %d" % result.returncode)
+        raise SystemExit("%s failed with exit code %d" % (tool, result.returncode))
+
+
+def ansible_playbook(env, *args):
+    ansible(env, "ansible-playbook", INVENTORY, PLAYBOOK, *args)
+
+
+def preview_dashboard(env):
+    """Draw the demo endpoint's dashboard from what CloudWatch now holds; return the PNG's path."""
+    ansible(env, "ansible-playbook", INVENTORY, PREVIEW_PLAYBOOK, "--limit", DEMO_ENDPOINT,
+            "-e", "preview_source=cloudwatch", "-e", "preview_dir=%s" % PREVIEW_DIR)
+    return os.path.join(PREVIEW_DIR, DEMO_ENDPOINT + ".png")
+
+
+def create_discoverable_fleet(sagemaker):
+    """Endpoints of three types, as a team would have them in SageMaker."""
+    def endpoint(name, variants, tags, **config):
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.%s.amazonaws.com/%s:1" % (REGION, name), "ModelDataUrl": "s3://models/%s/" % name})
+        for variant in variants:
+            variant["ModelName"] = name
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=variants, **config)
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name,
+                                  Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    endpoint("churn-gpu", [{"VariantName": v, "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 2,
+                            "InitialVariantWeight": 0.5} for v in ("blue", "green")], {"team": "growth"})
+    endpoint("search-ranker", [{"VariantName": "AllTraffic", "ServerlessConfig": {
+        "MemorySizeInMB": 4096, "MaxConcurrency": 20, "ProvisionedConcurrency": 2}}], {"team": "search"})
+    endpoint("doc-scorer", [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.2xlarge",
+                             "InitialInstanceCount": 1}], {"team": "search"},
+             AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://async-results/"}})
+
+
+def discovered_fleet(env, localstack):
+    """Discover endpoints on moto (SageMaker) and monitor them on LocalStack (alarms)."""
+    step("Starting moto on 127.0.0.1 for the SageMaker API, with endpoints of three types")
+    moto = local_aws.start_moto()
+    workdir = tempfile.mkdtemp(prefix="discovered-")
+    try:
+        create_discoverable_fleet(moto.client("sagemaker", REGION))
+        with open(DISCOVERY_EXAMPLE) as f:
+            config = yaml.safe_load(f)
+        config["endpoint_url"] = moto.url  # discovery asks moto; the playbook's AWS_URL stays LocalStack
+        inventory = os.path.join(workdir, "fleet.sagemaker_endpoints.yml")
+        with open(inventory, "w") as f:
+            yaml.safe_dump(config, f)
+        print("  inventory: examples/discovered.sagemaker_endpoints.yml, pointed at %s" % moto.url)
+
+        step("The discovered fleet")
+        ansible(env, "ansible-inventory", inventory, "--graph")
+
+        step("Monitoring the discovered fleet (monitor_endpoints.yml, unchanged)")
+        ansible(env, "ansible-playbook", inventory, PLAYBOOK)
+
+        step("Alarms per endpoint: each type gets the metrics it publishes")
+        cloudwatch = localstack.client("cloudwatch", REGION)
+        for name in ("churn-gpu", "search-ranker", "doc-scorer"):
+            alarms = cloudwatch.describe_alarms(AlarmNamePrefix=name + "-")["MetricAlarms"]
+            metrics = sorted(set(a["AlarmName"][len(name) + 1:].split("-")[-1] for a in alarms))
+            print("  %-14s %2d alarms on %s" % (name, len(alarms), ", ".join(metrics)))
+    finally:
+        moto.stop()
 
 
 def print_outputs(cfn):
@@ -104,7 +180,7 @@ def main():
         step("Stack outputs")
         print_outputs(server.client("cloudformation", REGION))
 
-        step("Breaching %s: ModelLatency %d us against a 100000 us threshold" % (DEMO_ENDPOINT, BREACH_MICROSECONDS))
+        step("Breaching %s: ModelLatency %d us (250 ms) against its 100 ms threshold" % (DEMO_ENDPOINT, BREACH_MICROSECONDS))
         envelope = breach_and_wait(server.client("cloudwatch", REGION), sqs, queue_url)
         alarm = json.loads(envelope["Message"])
         step("Notification received by the SQS subscriber %s" % QUEUE)
@@ -112,6 +188,12 @@ def main():
         print("  Topic:    %s" % envelope["TopicArn"])
         for key in ("AlarmName", "OldStateValue", "NewStateValue", "NewStateReason", "StateChangeTime"):
             print("  %-15s %s" % (key + ":", alarm.get(key)))
+
+        step("Dashboard preview: %s as CloudWatch would draw it, from its data and alarm states" % DEMO_ENDPOINT)
+        png = preview_dashboard(env)
+        print("  %s (lines without data are made up and dashed; the page beside it lists the widgets)" % png)
+
+        discovered_fleet(env, server)
     finally:
         step("Stopping LocalStack")
         server.stop()

@@ -19,6 +19,10 @@ import math
 import re
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import catalog
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instance_types import (
+    NEURON_FAMILIES,
+    instance_counts,
+)
 
 COLLECTION = "mlops.sagemaker_monitoring"
 MANAGED_BY_TAG = "managed-by"
@@ -42,6 +46,12 @@ SUBSCRIBER_CHECKS = {
     "lambda": (LAMBDA_ARN, "a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"),
 }
 SUBSCRIBER_KEYS = ("protocol", "endpoint", "raw_message_delivery")
+VARIANT_KEYS = ("name", "instance_type", "instance_count", "vcpus", "gpus", "serverless")
+SERVERLESS_KEYS = ("memory_size_mb", "max_concurrency", "provisioned_concurrency")
+NOTIFY_CHOICES = ("alarms", "composite", "both")
+# CloudWatch: at most 100 children in a composite alarm's rule, a rule of at most 10,240 characters.
+MAX_COMPOSITE_CHILDREN = 100
+MAX_ALARM_RULE = 10240
 
 # CloudFormation's limits on one template.
 MAX_RESOURCES = 500
@@ -124,6 +134,15 @@ def _check_alarm_value(check, field, key, value):
         if not isinstance(value, str) or (value not in catalog.COMPARISONS and value not in catalog.COMPARISON_ALIASES):
             check.add(field, "must be one of %s (or %s), got %s" % (
                 ", ".join(catalog.COMPARISONS), ", ".join(catalog.COMPARISON_ALIASES), _describe(value)))
+    elif key == "raw":
+        if not isinstance(value, bool):
+            check.add(field, "must be true or false, got %s" % _describe(value))
+    elif key == "min_invocations":
+        if value is not None and (not _is_int(value) or value < 1):
+            check.add(field, "must be a whole number of at least 1 (or null), got %s" % _describe(value))
+    elif key == "anomaly_band":
+        if value is not None and (not _is_number(value) or value <= 0):
+            check.add(field, "must be a positive number of standard deviations (or null), got %s" % _describe(value))
     elif key == "treat_missing_data":
         if value not in catalog.TREAT_MISSING_DATA:
             check.add(field, "must be one of %s, got %s" % (", ".join(catalog.TREAT_MISSING_DATA), _describe(value)))
@@ -168,20 +187,31 @@ def _merge_metric_layers(check, layers):
     return merged, invalid
 
 
-def _can_fire(metric, statistic, comparison, threshold):
+def _user_ceiling(metric, raw):
+    """Highest value the alarm's compared quantity can take, in the units of the user's threshold."""
+    if raw or metric.scale in (catalog.SCALE_NONE, catalog.SCALE_MS):
+        return metric.ceiling
+    return 100.0  # percent: per vCPU, per GPU, of one, of requests
+
+
+def _can_fire(metric, statistic, comparison, threshold, raw=True):
     """Why an alarm with these settings can never change to ALARM, or None if it can."""
     # All SageMaker metrics are non-negative.
     if comparison == "LessThanThreshold" and threshold <= 0:
         return "no value is below %s" % threshold
     if comparison == "LessThanOrEqualToThreshold" and threshold < 0:
         return "no value is below %s" % threshold
-    bounded = statistic in catalog.BOUNDED_STATISTICS or PERCENTILE.match(statistic)
-    if metric.ceiling is not None and bounded:
-        limit = metric.ceiling
+    rate = metric.scale == catalog.SCALE_ERROR_RATE and not raw
+    bounded = rate or statistic in catalog.BOUNDED_STATISTICS or PERCENTILE.match(statistic)
+    limit = _user_ceiling(metric, raw)
+    if limit is not None and bounded:
         if (comparison == "GreaterThanThreshold" and threshold >= limit) or (
             comparison == "GreaterThanOrEqualToThreshold" and threshold > limit
         ):
             what = "an error rate from 0 to 1" if limit == 1 else "between 0 and %g" % limit
+            if rate:
+                return "the error rate of %s is a percentage of requests, so it never exceeds %s" % (
+                    metric.name, threshold)
             return "%s of %s is %s, so it never exceeds %s" % (statistic, metric.name, what, threshold)
     return None
 
@@ -191,8 +221,15 @@ def _resolve_alarm(check, metric, settings):
     values = dict((k, v) for k, (v, _field) in settings.items())
     fields = dict((k, f) for k, (_v, f) in settings.items())
     if not values["enabled"]:
+        if values["anomaly_band"] is not None and not fields["anomaly_band"].startswith("default"):
+            check.add(fields["anomaly_band"], "an anomaly-detection alarm needs %s enabled (enabled: true)"
+                      % metric.name)
         return None
     comparison = catalog.COMPARISON_ALIASES.get(values["comparison"], values["comparison"])
+    if (metric.scale == catalog.SCALE_ERROR_RATE and not values["raw"]
+            and not fields["statistic"].startswith("default")):
+        check.add(fields["statistic"], "an error-rate alarm divides the Sum of errors by the Sum of invocations; "
+                  "to alarm on a statistic of %s itself, set raw: true" % metric.name)
     if fields["datapoints_to_alarm"].startswith("default") and not fields["evaluation_periods"].startswith("default"):
         # Only evaluation_periods was set: keep the catalog's "M out of N" shape within the new N.
         defaults = metric.defaults
@@ -208,7 +245,14 @@ def _resolve_alarm(check, metric, settings):
     if window > limit:
         check.add(fields["evaluation_periods"], "period x evaluation_periods is %d seconds; CloudWatch allows at most %d"
                   % (window, limit))
-    why_not = _can_fire(metric, values["statistic"], comparison, values["threshold"])
+    if values["anomaly_band"] is not None and not metric.anomaly:
+        check.add(fields["anomaly_band"], "anomaly-detection alarms are offered for %s only" % ", ".join(
+            m.name for m in catalog.METRICS.values() if m.anomaly))
+    if (values["min_invocations"] is not None and not fields["min_invocations"].startswith("default")
+            and (metric.scale != catalog.SCALE_ERROR_RATE or values["raw"])):
+        check.add(fields["min_invocations"], "only applies to error-rate alarms (Invocation4XXErrors, "
+                  "Invocation5XXErrors without raw: true)")
+    why_not = _can_fire(metric, values["statistic"], comparison, values["threshold"], raw=values["raw"])
     if why_not:
         check.add(fields["threshold"], "the alarm could never fire: %s" % why_not)
     values["comparison"] = comparison
@@ -273,12 +317,220 @@ def _check_subscribers(check, var_name, subscribers):
     return result
 
 
+def _check_serverless(check, field, value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        check.add(field, "must be a mapping (%s), got %s" % (", ".join(SERVERLESS_KEYS), _describe(value)))
+        return None
+    result = {"memory_size_mb": None, "max_concurrency": None, "provisioned_concurrency": 0}
+    for key, item in value.items():
+        if key not in SERVERLESS_KEYS:
+            check.add("%s.%s" % (field, key), "unknown setting %r%s; known settings: %s" % (
+                key, _suggest(key, SERVERLESS_KEYS), ", ".join(SERVERLESS_KEYS)))
+        elif item is not None and (not _is_int(item) or item < 0):
+            check.add("%s.%s" % (field, key), "must be a whole number, got %s" % _describe(item))
+        else:
+            result[key] = item or (0 if key == "provisioned_concurrency" else item)
+    return result
+
+
+def _normalise_variants(check, variants, default_instance_type):
+    """Variants are names or mappings; the result is a list of mappings with vcpus and gpus known if possible."""
+    if variants is None:
+        variants = ["AllTraffic"]
+    if not isinstance(variants, list) or not variants:
+        check.add("variants", "must be a non-empty list of production variants, got %s" % _describe(variants))
+        return []
+    result = []
+    for i, variant in enumerate(variants):
+        field = "variants[%d]" % i
+        given_as_name = isinstance(variant, str)
+        if given_as_name:
+            variant = {"name": variant}
+        if not isinstance(variant, dict):
+            check.add(field, "%s is not a production variant name or mapping" % _describe(variant))
+            continue
+        for key in variant:
+            if key not in VARIANT_KEYS:
+                check.add("%s.%s" % (field, key), "unknown setting %r%s; known settings: %s" % (
+                    key, _suggest(key, VARIANT_KEYS), ", ".join(VARIANT_KEYS)))
+        name = variant.get("name")
+        if not isinstance(name, str) or not SAGEMAKER_NAME.match(name):
+            # A plain name is the entry itself; only a mapping has a name key to point at.
+            check.add(field + ("" if given_as_name else ".name"),
+                      "%s is not a production variant name" % _describe(name))
+            continue
+        instance_type = variant.get("instance_type") or default_instance_type or None
+        if instance_type is not None and not isinstance(instance_type, str):
+            check.add(field + ".instance_type", "must be a string such as ml.m5.xlarge, got %s" % _describe(instance_type))
+            instance_type = None
+        vcpus, gpus = instance_counts(instance_type)
+        for key, counted in (("vcpus", vcpus), ("gpus", gpus)):
+            if variant.get(key) is not None:
+                if not _is_int(variant[key]) or variant[key] < 0:
+                    check.add("%s.%s" % (field, key), "must be a whole number, got %s" % _describe(variant[key]))
+                    continue
+                if key == "vcpus":
+                    vcpus = variant[key]
+                else:
+                    gpus = variant[key]
+        if variant.get("vcpus") is not None and variant.get("gpus") is None and gpus is None:
+            gpus = 0  # counts given by hand without GPUs: a CPU instance
+        count = variant.get("instance_count")
+        if count is not None and (not _is_int(count) or count < 0):
+            check.add(field + ".instance_count", "must be a whole number, got %s" % _describe(count))
+        result.append({
+            "name": name,
+            "instance_type": instance_type,
+            "instance_count": count,
+            "vcpus": vcpus,
+            "gpus": gpus,
+            # Neuron devices (Inferentia, Trainium) publish no GPU metrics.
+            "gpu_metrics": bool(gpus) and not (isinstance(instance_type, str) and instance_type.lower().replace(
+                "ml.", "", 1).partition(".")[0] in NEURON_FAMILIES),
+            "serverless": _check_serverless(check, field + ".serverless", variant.get("serverless")),
+        })
+    names = [v["name"] for v in result]
+    if len(set(names)) != len(names):
+        check.add("variants", "lists a variant more than once: %s" % names)
+    return result
+
+
+def _scaled_threshold(metric, values, variant):
+    """CloudWatch's threshold for the user's one, or (None, problem)."""
+    threshold = values["threshold"]
+    if values["raw"] or metric.scale in (catalog.SCALE_NONE, catalog.SCALE_ERROR_RATE):
+        return threshold, None
+    if metric.scale == catalog.SCALE_MS:
+        return threshold * 1000, None
+    if metric.scale == catalog.SCALE_PERCENT_OF_ONE:
+        return threshold / 100.0, None
+    count_key = "vcpus" if metric.scale == catalog.SCALE_PER_VCPU else "gpus"
+    count = variant.get(count_key)
+    if not count:
+        return None, ("%s thresholds are per %s, and the %s of variant %r is not known: give its instance_type "
+                      "(or %s), or set raw: true" % (metric.name, "vCPU" if count_key == "vcpus" else "GPU",
+                                                     count_key, variant["name"], count_key))
+    return threshold * count, None
+
+
+def _number(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _dimensions(metric, endpoint, variant=None, component=None):
+    if metric.dims == catalog.DIMS_COMPONENT:
+        return [{"Name": "InferenceComponentName", "Value": component}]
+    dims = [{"Name": "EndpointName", "Value": endpoint}]
+    if metric.dims == catalog.DIMS_VARIANT:
+        dims.append({"Name": "VariantName", "Value": variant})
+    return dims
+
+
+def _metric_query(query_id, metric, dimensions, period, stat, return_data=False):
+    return {"Id": query_id, "ReturnData": return_data,
+            "MetricStat": {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
+                                      "Dimensions": dimensions},
+                           "Period": period, "Stat": stat}}
+
+
+def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, threshold, actions):
+    """One alarm (and its anomaly-band sibling if asked for) for a metric in one scope."""
+    units = "" if values["raw"] else catalog.SCALE_UNITS.get(metric.scale, "")
+    shown = "%s%s" % (_number(values["threshold"]), " " + units if units else "")
+    where = endpoint if scope == "endpoint" else "%s/%s" % (endpoint, scope_name)
+    base_name = endpoint if scope == "endpoint" else "%s-%s" % (endpoint, scope_name)
+    id_part = {"endpoint": "Endpoint", "variant": _logical_suffix(scope_name or ""),
+               "component": "Component" + hashlib.sha1((scope_name or "").encode("utf-8")).hexdigest()[:8]}[scope]
+    alarm = {
+        "name": "%s-%s" % (base_name, metric.name),
+        "logical_id": "Alarm%s%s" % (id_part, metric.name),
+        "kind": "metric",
+        "metric": metric.name,
+        "namespace": metric.namespace,
+        "unit": metric.unit,
+        "scope": scope,
+        "variant": scope_name if scope == "variant" else None,
+        "component": scope_name if scope == "component" else None,
+        "dimensions": dimensions,
+        "threshold": _number(threshold),
+        "display_threshold": shown,
+        "statistic": values["statistic"],
+        "period": values["period"],
+        "evaluation_periods": values["evaluation_periods"],
+        "datapoints_to_alarm": values["datapoints_to_alarm"],
+        "comparison": values["comparison"],
+        "treat_missing_data": values["treat_missing_data"],
+        "actions": actions,
+        "metric_count": 1,
+        "description": "%s %s %s on %s. %s" % (
+            metric.name, catalog.COMPARISONS[values["comparison"]], shown, where, metric.runbook),
+    }
+    if metric.scale == catalog.SCALE_ERROR_RATE and not values["raw"]:
+        traffic = catalog.METRICS[catalog.TRAFFIC_METRIC]
+        guard = values["min_invocations"] or 1
+        alarm.update({
+            "kind": "math",
+            "statistic": "Sum",
+            "metric_count": 2,
+            "expression": "IF(invocations >= %d, 100 * errors / invocations, 0)" % guard,
+            "metrics": [
+                _metric_query("errors", metric, dimensions, values["period"], "Sum"),
+                _metric_query("invocations", traffic, dimensions, values["period"], "Sum"),
+                {"Id": "rate", "ReturnData": True, "Label": "%s rate (%%)" % metric.name,
+                 "Expression": "IF(invocations >= %d, 100 * errors / invocations, 0)" % guard},
+            ],
+        })
+        alarm["description"] = "%s rate %s %s%% of requests on %s (when at least %d requests per %d s). %s" % (
+            metric.name, catalog.COMPARISONS[values["comparison"]], _number(values["threshold"]), where, guard,
+            values["period"], metric.runbook)
+    result = [alarm]
+    band = values["anomaly_band"]
+    if band is not None:
+        comparison = ("GreaterThanUpperThreshold" if metric.scale == catalog.SCALE_MS
+                      else "LessThanLowerOrGreaterThanUpperThreshold")
+        result.append({
+            "name": alarm["name"] + "-anomaly",
+            "logical_id": alarm["logical_id"] + "Anomaly",
+            "kind": "anomaly",
+            "metric": metric.name,
+            "namespace": metric.namespace,
+            "unit": metric.unit,
+            "scope": scope,
+            "variant": alarm["variant"],
+            "component": alarm["component"],
+            "dimensions": dimensions,
+            "threshold": None,
+            "display_threshold": "band of %s standard deviations" % _number(band),
+            "band": band,
+            "statistic": values["statistic"],
+            "period": values["period"],
+            "evaluation_periods": values["evaluation_periods"],
+            "datapoints_to_alarm": values["datapoints_to_alarm"],
+            "comparison": comparison,
+            "treat_missing_data": values["treat_missing_data"],
+            "actions": actions,
+            "metric_count": 1,
+            "metrics": [
+                _metric_query("m1", metric, dimensions, values["period"], values["statistic"], return_data=True),
+                {"Id": "band", "ReturnData": True, "Label": "expected %s" % metric.name,
+                 "Expression": "ANOMALY_DETECTION_BAND(m1, %s)" % _number(band)},
+            ],
+            "description": "%s is outside its expected band (%s standard deviations) on %s. %s" % (
+                metric.name, _number(band), where, metric.runbook),
+        })
+    return result
+
+
 def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_layers=(),
                stack_prefix="sagemaker-monitoring-", ok_actions=False, tags=None,
-               variables_prefix=None, unknown_variables=()):
+               variables_prefix=None, unknown_variables=(), endpoint_type="realtime", multi_model=False,
+               inference_components=None, instance_type=None, composite=True, notify="alarms"):
     """Validate and merge one endpoint's settings.
 
     metric_layers / subscriber_layers: sequences of (variable_name, value), lowest precedence first.
+    variants: names, or mappings with name, instance_type, instance_count, vcpus, gpus, serverless.
     unknown_variables: variable names with the role's prefix that the role does not know (misspellings).
     Raises SpecError naming the endpoint and every bad field.
     """
@@ -292,19 +544,42 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                   "starting with a letter or digit)" % _describe(endpoint))
     if not isinstance(region, str) or not REGION.match(region):
         check.add("region", "%s is not an AWS region name such as eu-west-1" % _describe(region))
+    type_known = endpoint_type in catalog.ENDPOINT_TYPES
+    if not type_known:
+        check.add("endpoint_type", "must be one of %s, got %s" % (", ".join(catalog.ENDPOINT_TYPES),
+                                                                 _describe(endpoint_type)))
+        endpoint_type = "realtime"
+    if not isinstance(multi_model, bool):
+        check.add("multi_model", "must be true or false, got %s" % _describe(multi_model))
+        multi_model = False
+    components = inference_components or []
+    if not isinstance(components, list) or not all(isinstance(c, str) and SAGEMAKER_NAME.match(c) for c in components):
+        check.add("inference_components", "must be a list of inference component names, got %s"
+                  % _describe(inference_components))
+        components = []
+    if len(set(components)) != len(components):
+        # Same alarm names and logical ids twice: CloudFormation would keep one, or refuse the template.
+        check.add("inference_components", "lists a component more than once: %s" % components)
+        components = sorted(set(components), key=components.index)
+    if notify not in NOTIFY_CHOICES:
+        check.add("notify", "must be one of %s, got %s" % (", ".join(NOTIFY_CHOICES), _describe(notify)))
+        notify = "alarms"
+    if not isinstance(composite, bool):
+        check.add("composite", "must be true or false, got %s" % _describe(composite))
+        composite = True
+    if notify != "alarms" and not composite:
+        check.add("notify", "%r needs the composite alarm (composite: true)" % notify)
 
-    if variants is None:
-        variants = ["AllTraffic"]
-    if not isinstance(variants, list) or not variants:
-        check.add("variants", "must be a non-empty list of production variant names, got %s" % _describe(variants))
-        variants = []
-    for i, variant in enumerate(variants):
-        if not isinstance(variant, str) or not SAGEMAKER_NAME.match(variant):
-            check.add("variants[%d]" % i, "%s is not a production variant name" % _describe(variant))
-    names = [v for v in variants if isinstance(v, str)]
-    if len(set(names)) != len(names):
-        check.add("variants", "lists a variant more than once: %s" % variants)
-    variants = names  # the others are reported above
+    variants = _normalise_variants(check, variants, instance_type)
+    if endpoint_type == "serverless":
+        for variant in variants:
+            variant["serverless"] = variant["serverless"] or {
+                "memory_size_mb": None, "max_concurrency": None, "provisioned_concurrency": 0}
+    elif type_known:
+        for i, variant in enumerate(variants):
+            if variant["serverless"] is not None:
+                check.add("variants[%d].serverless" % i, "is only for serverless endpoints; this endpoint's type is "
+                          "%s (set endpoint_type: serverless, or remove it)" % endpoint_type)
 
     if not isinstance(ok_actions, bool):
         check.add("ok_actions", "must be true or false, got %s" % _describe(ok_actions))
@@ -333,6 +608,16 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                 seen.add(key)
                 subscribers.append(sub)
 
+    profile = {"type": endpoint_type, "multi_model": multi_model, "inference_components": components}
+    child_actions = notify in ("alarms", "both")
+    for variant in variants:
+        variant["metrics"] = [m.name for m in catalog.published_metrics(profile, variant)
+                              if m.dims == catalog.DIMS_VARIANT]
+    endpoint_metrics = sorted(set(m.name for v in variants for m in catalog.published_metrics(profile, v)
+                                  if m.dims == catalog.DIMS_ENDPOINT), key=list(catalog.METRICS).index)
+    component_metrics = sorted(set(m.name for v in variants for m in catalog.published_metrics(profile, v)
+                                   if m.dims == catalog.DIMS_COMPONENT), key=list(catalog.METRICS).index)
+
     alarms = []
     for metric_name, metric in catalog.METRICS.items():
         if metric_name in invalid_metrics:
@@ -340,31 +625,40 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
         values = _resolve_alarm(check, metric, merged[metric_name])
         if values is None:
             continue
-        for variant in variants:
-            alarms.append({
-                "name": "%s-%s-%s" % (endpoint, variant, metric_name),
-                "logical_id": "Alarm%s%s" % (_logical_suffix(variant), metric_name),
-                "metric": metric_name,
-                "namespace": metric.namespace,
-                "unit": metric.unit,
-                "variant": variant,
-                "dimensions": [
-                    {"Name": "EndpointName", "Value": endpoint},
-                    {"Name": "VariantName", "Value": variant},
-                ],
-                "threshold": values["threshold"],
-                "period": values["period"],
-                "evaluation_periods": values["evaluation_periods"],
-                "datapoints_to_alarm": values["datapoints_to_alarm"],
-                "statistic": values["statistic"],
-                "comparison": values["comparison"],
-                "treat_missing_data": values["treat_missing_data"],
-                "description": "%s %s of %s on %s/%s. %s" % (
-                    metric_name, catalog.COMPARISONS[values["comparison"]], values["threshold"],
-                    endpoint, variant, metric.runbook),
-            })
+        scopes = []
+        if metric.dims == catalog.DIMS_VARIANT:
+            scopes = [("variant", v["name"], v) for v in variants if metric_name in v["metrics"]]
+        elif metric.dims == catalog.DIMS_ENDPOINT and metric_name in endpoint_metrics:
+            scopes = [("endpoint", None, variants[0] if variants else {})]
+        elif metric.dims == catalog.DIMS_COMPONENT and metric_name in component_metrics:
+            scopes = [("component", c, {}) for c in components]
+        for scope, scope_name, variant in scopes:
+            threshold, problem = _scaled_threshold(metric, values, variant)
+            if problem:
+                field = "variants[%d]" % variants.index(variant)
+                # A variant whose own settings were refused (instance_type: 5, a misspelt key) already has its
+                # problem reported; "the vcpus are not known" would only repeat it.
+                if not any(p.startswith(field + ".") for p in check.problems):
+                    check.add(field, problem)
+                continue
+            dims = _dimensions(metric, endpoint, variant=scope_name, component=scope_name)
+            alarms.extend(_make_alarms(endpoint, metric, values, scope, scope_name, dims, threshold, child_actions))
 
-    resources = len(alarms) + FIXED_RESOURCES
+    health = None
+    if composite and alarms:
+        if len(alarms) > MAX_COMPOSITE_CHILDREN:
+            check.add("composite", "%d alarms; a composite alarm takes at most %d. Turn it off (composite: false) "
+                      "or alarm on fewer metrics" % (len(alarms), MAX_COMPOSITE_CHILDREN))
+        rule = " OR ".join('ALARM("%s")' % a["name"] for a in alarms)
+        if len(rule) > MAX_ALARM_RULE:
+            check.add("composite", "the health rule would be %d characters; CloudWatch allows %d"
+                      % (len(rule), MAX_ALARM_RULE))
+        health = {"name": "%s-health" % endpoint, "logical_id": "HealthAlarm", "rule": rule,
+                  "children": [a["name"] for a in alarms], "actions": notify in ("composite", "both"),
+                  "description": "Any alarm of SageMaker endpoint %s is in ALARM. Subscribe here for one signal "
+                                 "per endpoint; the dashboard shows which alarm it is." % endpoint}
+
+    resources = len(alarms) + FIXED_RESOURCES + (1 if health else 0)
     if resources > MAX_RESOURCES:
         check.add("variants", "%d variants x %d alarms make %d resources; a CloudFormation stack holds at most %d"
                   % (len(variants), len(alarms) // max(len(variants), 1), resources, MAX_RESOURCES))
@@ -378,13 +672,19 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     return {
         "endpoint": endpoint,
         "region": region,
-        "variants": list(variants),
+        "endpoint_type": endpoint_type,
+        "multi_model": multi_model,
+        "variants": variants,
+        "variant_names": [v["name"] for v in variants],
+        "endpoint_metrics": endpoint_metrics,
+        "components": [{"name": c, "metrics": component_metrics} for c in components],
         "stack_name": stack_name,
         "topic_name": stack_name,
         "dashboard_name": "%s-%s" % (stack_name, region),
         "ok_actions": ok_actions,
         "tags": dict(sorted(all_tags.items())),
         "alarms": alarms,
+        "composite": health,
         "subscribers": subscribers,
     }
 

@@ -14,6 +14,7 @@ import json
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
     COLLECTION,
+    ENDPOINT_TAG,
     MANAGED_BY_TAG,
 )
 
@@ -171,3 +172,25 @@ def plan_stack(stack_name, stack, deployed_template, desired_template, desired_t
                             % (stack_name, status)] + diff_templates(None, desired_template)}
     changes = diff_templates(deployed_template, desired_template) + diff_tags(tags, desired_tags)
     return {"action": "update" if changes else "none", "changes": changes}
+
+
+def plan_prune(stacks, existing_endpoints, keep=()):
+    """Stacks of this collection whose endpoint no longer exists.
+
+    stacks: DescribeStacks entries of the region. existing_endpoints: names SageMaker lists in the region.
+    keep: endpoints of the current run, never pruned whatever SageMaker says.
+    Only stacks tagged managed-by=<this collection> with a sagemaker-endpoint tag are considered; stacks
+    being deleted or already deleted are skipped.
+    """
+    existing = set(existing_endpoints) | set(keep)
+    prune = []
+    for stack in stacks:
+        tags = dict((t["Key"], t["Value"]) for t in stack.get("Tags", []))
+        endpoint = tags.get(ENDPOINT_TAG)
+        if tags.get(MANAGED_BY_TAG) != COLLECTION or not endpoint:
+            continue
+        if stack.get("StackStatus", "").startswith("DELETE_"):
+            continue
+        if endpoint not in existing:
+            prune.append({"stack_name": stack["StackName"], "endpoint": endpoint, "status": stack.get("StackStatus")})
+    return sorted(prune, key=lambda p: p["stack_name"])

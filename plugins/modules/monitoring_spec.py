@@ -28,10 +28,37 @@ options:
     type: str
     required: true
   variants:
-    description: Production variants of the endpoint; one alarm per metric and variant.
+    description:
+      - Production variants of the endpoint; one alarm per published metric and variant.
+      - Each is a name, or a mapping with C(name), C(instance_type), C(instance_count), C(vcpus), C(gpus) and
+        C(serverless) (C(memory_size_mb), C(max_concurrency), C(provisioned_concurrency)).
+    type: list
+    elements: raw
+    default: [AllTraffic]
+  endpoint_type:
+    description: V(realtime), V(serverless) or V(async); decides which metrics are published and alarmed on.
+    type: str
+    default: realtime
+  multi_model:
+    description: The endpoint hosts several models (multi-model endpoint).
+    type: bool
+    default: false
+  inference_components:
+    description: Names of the endpoint's inference components.
     type: list
     elements: str
-    default: [AllTraffic]
+    default: []
+  instance_type:
+    description: Instance type of the variants that do not state their own.
+    type: str
+  composite:
+    description: Add a composite alarm that is in ALARM when any alarm of the endpoint is.
+    type: bool
+    default: true
+  notify:
+    description: Which alarms notify the topic; V(alarms), V(composite) (one signal per endpoint) or V(both).
+    type: str
+    default: alarms
   metric_layers:
     description:
       - Per-metric alarm overrides, lowest precedence first. Each item names the variable it came from
@@ -94,7 +121,9 @@ spec:
     stack_name: {description: Name of the endpoint's monitoring stack., type: str, returned: always}
     topic_name: {description: Name of the SNS topic., type: str, returned: always}
     dashboard_name: {description: Name of the CloudWatch dashboard., type: str, returned: always}
-    alarms: {description: One entry per enabled metric and variant., type: list, elements: dict, returned: always}
+    alarms: {description: One entry per enabled and published metric and variant., type: list, elements: dict, returned: always}
+    composite: {description: The composite health alarm, or null., type: dict, returned: always}
+    variants: {description: Variants with vcpus, gpus and the metrics they publish., type: list, elements: dict, returned: always}
     subscribers: {description: Validated, de-duplicated subscribers., type: list, elements: dict, returned: always}
     tags: {description: Tags of the stack, with the collection's own., type: dict, returned: always}
 """
@@ -113,7 +142,13 @@ def main():
         argument_spec=dict(
             endpoint_name=dict(type="str", required=True),
             region=dict(type="str", required=True),
-            variants=dict(type="list", elements="str", default=["AllTraffic"]),
+            variants=dict(type="list", elements="raw", default=["AllTraffic"]),
+            endpoint_type=dict(type="str", default="realtime"),
+            multi_model=dict(type="raw", default=False),
+            inference_components=dict(type="raw", default=[]),
+            instance_type=dict(type="str"),
+            composite=dict(type="raw", default=True),
+            notify=dict(type="str", default="alarms"),
             metric_layers=dict(type="list", elements="dict", default=[]),
             subscriber_layers=dict(type="list", elements="dict", default=[], no_log=False),
             stack_prefix=dict(type="str", default="sagemaker-monitoring-"),
@@ -131,6 +166,9 @@ def main():
             metric_layers=_layers(p["metric_layers"]), subscriber_layers=_layers(p["subscriber_layers"]),
             stack_prefix=p["stack_prefix"], ok_actions=p["ok_actions"], tags=p["tags"],
             variables_prefix=p["known_variables"], unknown_variables=p["unknown_variables"],
+            endpoint_type=p["endpoint_type"], multi_model=p["multi_model"],
+            inference_components=p["inference_components"], instance_type=p["instance_type"],
+            composite=p["composite"], notify=p["notify"],
         )
     except SpecError as e:
         module.fail_json(msg=str(e), endpoint=e.endpoint, problems=e.problems)

@@ -30,14 +30,30 @@ options:
     type: str
     required: true
   variants:
-    description: Production variants to graph.
+    description:
+      - Production variants to graph. Names (every variant-level metric of a real-time GPU endpoint is graphed),
+        or mappings with C(name) and C(metrics), as in RV(mlops.sagemaker_monitoring.monitoring_spec#module:spec.variants).
+    type: list
+    elements: raw
+    default: [AllTraffic]
+  endpoint_metrics:
+    description: Metrics with the EndpointName dimension only (asynchronous backlog), graphed once.
     type: list
     elements: str
-    default: [AllTraffic]
+    default: []
+  components:
+    description: Inference components, each a mapping with C(name) and C(metrics).
+    type: list
+    elements: dict
+    default: []
+  composite:
+    description: Name of the composite health alarm, shown first in the alarm widget.
+    type: str
   alarms:
     description:
       - The enabled alarms, as returned in RV(mlops.sagemaker_monitoring.monitoring_spec#module:spec.alarms).
-      - Each needs C(name), C(metric), C(variant), C(statistic), C(period), C(comparison) and C(threshold).
+      - Each needs C(name), C(metric), C(statistic), C(period) and C(comparison), and C(variant) or C(component)
+        for the scope it watches; C(kind) is C(metric) (default), C(math) or C(anomaly).
     type: list
     elements: dict
     default: []
@@ -98,7 +114,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboa
     minify,
 )
 
-ALARM_KEYS = ("name", "metric", "variant", "statistic", "period", "comparison", "threshold")
+ALARM_KEYS = ("name", "metric", "statistic", "period", "comparison")
+# What each kind of alarm needs besides ALARM_KEYS to be drawn (threshold annotation, rate line, band line).
+KIND_KEYS = {"metric": ("threshold",), "math": ("threshold", "expression"), "anomaly": ("band",)}
 
 
 def main():
@@ -106,7 +124,10 @@ def main():
         argument_spec=dict(
             endpoint_name=dict(type="str", required=True),
             region=dict(type="str", required=True),
-            variants=dict(type="list", elements="str", default=["AllTraffic"]),
+            variants=dict(type="list", elements="raw", default=["AllTraffic"]),
+            endpoint_metrics=dict(type="list", elements="str", default=[]),
+            components=dict(type="list", elements="dict", default=[]),
+            composite=dict(type="str"),
             alarms=dict(type="list", elements="dict", default=[]),
             metrics=dict(type="list", elements="str"),
             account_id=dict(type="str", default=ACCOUNT_PLACEHOLDER),
@@ -115,13 +136,28 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    for option in ("variants", "components"):
+        for i, scope in enumerate(p[option]):
+            if option == "variants" and isinstance(scope, str):
+                continue
+            missing = [k for k in ("name", "metrics") if not isinstance(scope, dict) or k not in scope]
+            if missing:
+                module.fail_json(msg="endpoint %r: %s[%d] must be a mapping with name and metrics%s; it lacks %s"
+                                 % (p["endpoint_name"], option, i, " (or a name)" if option == "variants" else "",
+                                    ", ".join(missing)))
     for i, alarm in enumerate(p["alarms"]):
-        missing = [k for k in ALARM_KEYS if k not in alarm]
+        kind = alarm.get("kind") or "metric"
+        if kind not in KIND_KEYS:
+            module.fail_json(msg="endpoint %r: alarms[%d] has kind %r; expected one of %s"
+                             % (p["endpoint_name"], i, kind, ", ".join(KIND_KEYS)))
+        missing = [k for k in ALARM_KEYS + KIND_KEYS[kind] if k not in alarm]
         if missing:
             module.fail_json(msg="endpoint %r: alarms[%d] lacks %s" % (p["endpoint_name"], i, ", ".join(missing)))
     try:
         body = build_dashboard(p["endpoint_name"], p["region"], p["variants"], p["alarms"], metrics=p["metrics"],
-                               account_id=p["account_id"], topic_name=p["topic_name"])
+                               account_id=p["account_id"], topic_name=p["topic_name"],
+                               endpoint_metrics=p["endpoint_metrics"], components=p["components"],
+                               composite=p["composite"])
     except DashboardError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=False, body=body, body_json=minify(body), widget_count=len(body["widgets"]))

@@ -46,6 +46,8 @@ class Inventory:
         self.groups = {}
         os.makedirs(os.path.join(path, "group_vars"), exist_ok=True)
         os.makedirs(os.path.join(path, "host_vars"), exist_ok=True)
+        # CPU thresholds are per vCPU, so every endpoint needs an instance type; tests may override it.
+        self.group_vars("all", {})
 
     def add(self, group, host, **host_vars):
         self.groups.setdefault(group, [])
@@ -57,6 +59,8 @@ class Inventory:
         return host
 
     def group_vars(self, group, values):
+        if group == "all":
+            values = dict({"endpoint_monitoring_instance_type": "ml.m5.xlarge"}, **values)
         self._dump(os.path.join(self.path, "group_vars", group + ".yml"), values)
 
     def host_vars(self, host, values):

@@ -16,7 +16,7 @@ MOTO_ACCOUNT = "123456789012"
 
 def test_stack_dashboard_is_created_from_the_computed_body(moto, inventory):
     endpoint = inventory.add("fleet", unique("dash"), endpoint_monitoring_variants=["blue", "green"],
-                             endpoint_monitoring_endpoint_metrics={"ModelLatency": {"threshold": 250000}})
+                             endpoint_monitoring_endpoint_metrics={"ModelLatency": {"threshold": 250}})
     run = run_playbook(moto, inventory)
     assert run.rc == 0, run.output
 
@@ -26,17 +26,23 @@ def test_stack_dashboard_is_created_from_the_computed_body(moto, inventory):
     widgets = body["widgets"]
     assert widgets[0]["type"] == "text" and endpoint in widgets[0]["properties"]["markdown"]
     alarm_widget = [w for w in widgets if w["type"] == "alarm"][0]
-    # Fn::Sub filled in the account: every alarm ARN is complete.
-    assert len(alarm_widget["properties"]["alarms"]) == 2 * 10
+    # Fn::Sub filled in the account: every alarm ARN is complete. The health alarm comes first, then one alarm
+    # per published metric and variant (a CPU instance: no GPU alarms).
+    assert len(alarm_widget["properties"]["alarms"]) == 1 + 2 * 8
+    assert alarm_widget["properties"]["alarms"][0].endswith(":alarm:%s-health" % endpoint)
     assert all(arn.startswith("arn:aws:cloudwatch:%s:%s:alarm:%s-" % (REGION, MOTO_ACCOUNT, endpoint))
                for arn in alarm_widget["properties"]["alarms"])
     graphs = dict((w["properties"]["title"], w) for w in widgets if w["type"] == "metric")
     assert set(graphs) == set("%s: %s" % (v, g) for v in ("blue", "green")
-                              for g in ("Traffic", "Errors", "Latency", "CPU", "Memory and disk", "GPU"))
+                              for g in ("Traffic", "Errors", "Latency", "CPU", "Memory and disk"))
     latency = graphs["green: Latency"]["properties"]
-    assert {"label": "ModelLatency alarm: Average > 250000", "value": 250000, "fill": "above"} in \
+    assert {"label": "ModelLatency alarm: Average > 250 ms", "value": 250000, "fill": "above"} in \
         latency["annotations"]["horizontal"]
     assert all(line[3] == endpoint and line[5] == "green" for line in latency["metrics"])
+    errors = graphs["green: Errors"]["properties"]
+    rates = [line[0] for line in errors["metrics"] if isinstance(line[0], dict)]
+    assert [r["label"] for r in rates] == ["Invocation4XXErrors rate (%)", "Invocation5XXErrors rate (%)"]
+    assert {a["value"] for a in errors["annotations"]["horizontal"]} == {5, 1}
 
     again = run_playbook(moto, inventory)
     assert again.changed(endpoint) == 0, again.output

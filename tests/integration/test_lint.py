@@ -63,10 +63,13 @@ def write_inventory(path):
             "vars": {"ansible_connection": "local"},
             "hosts": {
                 "triple-variant": {
-                    "endpoint_monitoring_variants": ["blue", "green", "canary"],
+                    "endpoint_monitoring_variants": [
+                        {"name": "blue", "instance_type": "ml.g4dn.xlarge"},
+                        {"name": "green", "instance_type": "ml.g4dn.2xlarge"},
+                        {"name": "canary", "instance_type": "ml.g4dn.xlarge"}],
                     "endpoint_monitoring_ok_actions": True,
                     "endpoint_monitoring_endpoint_metrics": {
-                        "ModelLatency": {"statistic": "p95", "threshold": 400000},
+                        "ModelLatency": {"statistic": "p95", "threshold": 400},
                         "OverheadLatency": {"statistic": "p99.9"},
                     },
                     "endpoint_monitoring_tags": {"team": "lint"},
@@ -119,7 +122,7 @@ def test_render_writes_one_template_per_endpoint(rendered):
 def test_render_three_variants_ok_actions_and_percentiles(rendered):
     template = load(os.path.join(rendered, "sagemaker-monitoring-triple-variant.json"))
     alarms = alarms_of(template)
-    # The catalog's default set (every metric but Invocations) for each of the three variants.
+    # On GPU instances: every variant-level metric of a real-time endpoint but Invocations (off by default).
     assert len(alarms) == 3 * 10
     for variant in ("blue", "green", "canary"):
         latency = alarms["triple-variant-%s-ModelLatency" % variant]
@@ -130,6 +133,9 @@ def test_render_three_variants_ok_actions_and_percentiles(rendered):
                                          {"Name": "VariantName", "Value": variant}]
         assert alarms["triple-variant-%s-OverheadLatency" % variant]["ExtendedStatistic"] == "p99.9"
         assert alarms["triple-variant-%s-CPUUtilization" % variant]["Statistic"] == "Average"
+        # 80 % per vCPU: 4 vCPUs on ml.g4dn.xlarge, 8 on ml.g4dn.2xlarge
+        assert alarms["triple-variant-%s-CPUUtilization" % variant]["Threshold"] == 80 * (8 if variant == "green" else 4)
+        assert alarms["triple-variant-%s-Invocation5XXErrors" % variant]["Metrics"][2]["Expression"].startswith("IF(")
     for alarm in alarms.values():
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
@@ -149,11 +155,13 @@ def test_rendered_templates_pass_cfn_lint(rendered):
 
 def test_modules_are_found():
     # Guard for the parametrisation below: it lists plugins/modules itself, so new modules are covered too.
-    assert set(MODULES) >= {"monitoring_spec", "monitoring_stack_plan", "sagemaker_dashboard", "sns_subscriptions"}
+    assert set(MODULES) >= {"monitoring_spec", "monitoring_stack_plan", "sagemaker_dashboard", "sns_subscriptions",
+                            "dashboard_preview"}
 
 
 @pytest.mark.parametrize("plugin_type,name", [("module", m) for m in MODULES]
-                         + [("filter", "rollout_summary"), ("role", "endpoint_monitoring")])
+                         + [("filter", "rollout_summary"), ("filter", "monitoring_cost"),
+                                                            ("role", "endpoint_monitoring")])
 def test_ansible_doc_renders(plugin_type, name):
     fqcn = "%s.%s" % (COLLECTION, name)
     result = run([tool("ansible-doc"), "-t", plugin_type, fqcn], timeout=120)

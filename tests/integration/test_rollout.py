@@ -10,10 +10,11 @@ from conftest import REGION, run_playbook, unique
 pytestmark = pytest.mark.integration
 
 SQS_PREFIX = "arn:aws:sqs:%s:000000000000:" % REGION
-ALL_METRICS = {
+CPU_METRICS = {
     "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency", "OverheadLatency",
-    "CPUUtilization", "MemoryUtilization", "DiskUtilization", "GPUUtilization", "GPUMemoryUtilization",
+    "CPUUtilization", "MemoryUtilization", "DiskUtilization",
 }
+GPU_METRICS = CPU_METRICS | {"GPUUtilization", "GPUMemoryUtilization"}
 INVOCATION_METRICS = {"InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency",
                       "OverheadLatency", "Invocations"}
 
@@ -45,18 +46,18 @@ def fleet(localstack, inventory):
     queue = unique("oncall")
     sqs.create_queue(QueueName=queue)
     inventory.group_vars("all", {
-        "endpoint_monitoring_metrics": {"ModelLatency": {"threshold": 500000}, "Invocation5XXErrors": {"threshold": 0.02}},
+        "endpoint_monitoring_metrics": {"ModelLatency": {"threshold": 500}, "Invocation5XXErrors": {"threshold": 2}},
         "endpoint_monitoring_subscribers": [{"protocol": "sqs", "endpoint": SQS_PREFIX + queue}],
         "endpoint_monitoring_tags": {"team": "ml-platform"},
     })
-    inventory.group_vars("cpu", {"endpoint_monitoring_group_metrics": {
-        "ModelLatency": {"threshold": 300000},
-        "GPUUtilization": {"enabled": False}, "GPUMemoryUtilization": {"enabled": False}}})
+    inventory.group_vars("cpu", {"endpoint_monitoring_instance_type": "ml.c5.4xlarge",
+                                 "endpoint_monitoring_group_metrics": {"ModelLatency": {"threshold": 300}}})
+    inventory.group_vars("gpu", {"endpoint_monitoring_instance_type": "ml.g4dn.xlarge"})
     names = {"recs": unique("recs"), "ab": unique("ab"), "gpu": unique("gpu")}
     inventory.add("cpu", names["recs"])
     inventory.add("cpu", names["ab"], endpoint_monitoring_variants=["blue", "green"])
     inventory.add("gpu", names["gpu"], endpoint_monitoring_endpoint_metrics={
-        "ModelLatency": {"threshold": 100000, "period": 60, "evaluation_periods": 5, "datapoints_to_alarm": 3,
+        "ModelLatency": {"threshold": 100, "period": 60, "evaluation_periods": 5, "datapoints_to_alarm": 3,
                          "statistic": "p99"}})
     return inventory, names, queue
 
@@ -72,10 +73,11 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
     cloudwatch, cfn, sns = localstack.client("cloudwatch"), localstack.client("cloudformation"), localstack.client("sns")
 
     recs = alarms_of(cloudwatch, names["recs"])
-    assert set(recs) == set("%s-AllTraffic-%s" % (names["recs"], m) for m in ALL_METRICS - {"GPUUtilization", "GPUMemoryUtilization"})
+    # a CPU instance publishes no GPU metrics, so it gets no GPU alarms
+    assert set(recs) == set("%s-AllTraffic-%s" % (names["recs"], m) for m in CPU_METRICS)
     latency = recs["%s-AllTraffic-ModelLatency" % names["recs"]]
     assert latency["Namespace"] == "AWS/SageMaker"
-    assert latency["Threshold"] == 300000  # the group's value beats the fleet's
+    assert latency["Threshold"] == 300000  # the group's 300 ms beats the fleet's 500 ms; CloudWatch counts µs
     assert latency["Statistic"] == "Average"
     assert (latency["Period"], latency["EvaluationPeriods"], latency["DatapointsToAlarm"]) == (300, 3, 3)
     assert sorted((d["Name"], d["Value"]) for d in latency["Dimensions"]) == [
@@ -83,23 +85,33 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
     assert latency["ComparisonOperator"] == "GreaterThanThreshold"
     assert latency["TreatMissingData"] == "notBreaching"
     errors = recs["%s-AllTraffic-Invocation5XXErrors" % names["recs"]]
-    assert (errors["Statistic"], errors["Threshold"]) == ("Average", 0.02)
+    # an error rate in percent of requests, by metric math, with the catalog's minimum-traffic guard
+    assert errors["Threshold"] == 2
+    queries = dict((q["Id"], q) for q in errors["Metrics"])
+    assert queries["rate"]["Expression"] == "IF(invocations >= 50, 100 * errors / invocations, 0)"
+    assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "Invocation5XXErrors"
+    assert queries["invocations"]["MetricStat"]["Metric"]["MetricName"] == "Invocations"
+    assert queries["errors"]["MetricStat"]["Stat"] == "Sum"
     cpu = recs["%s-AllTraffic-CPUUtilization" % names["recs"]]
     assert cpu["Namespace"] == "/aws/sagemaker/Endpoints"
+    assert cpu["Threshold"] == 80 * 16  # 80 % per vCPU on a 16-vCPU ml.c5.4xlarge
 
     ab = alarms_of(cloudwatch, names["ab"])
-    assert len(ab) == 2 * 8
-    assert {a["Dimensions"][1]["Value"] if a["Dimensions"][1]["Name"] == "VariantName" else a["Dimensions"][0]["Value"]
-            for a in ab.values()} == {"blue", "green"}
+    assert len(ab) == 2 * len(CPU_METRICS)
+    assert {name[len(names["ab"]) + 1:].split("-")[0] for name in ab} == {"blue", "green"}
+    for alarm in ab.values():
+        dims = alarm["Dimensions"] or alarm["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"]
+        variant = [d["Value"] for d in dims if d["Name"] == "VariantName"]
+        assert variant and alarm["AlarmName"].startswith("%s-%s-" % (names["ab"], variant[0]))
 
     gpu = alarms_of(cloudwatch, names["gpu"])
-    assert len(gpu) == len(ALL_METRICS)
+    assert set(gpu) == set("%s-AllTraffic-%s" % (names["gpu"], m) for m in GPU_METRICS)
     gpu_latency = gpu["%s-AllTraffic-ModelLatency" % names["gpu"]]
     # host_vars override only the keys they name; everything else still comes from the fleet and catalog
     assert gpu_latency["ExtendedStatistic"] == "p99"
     assert (gpu_latency["Threshold"], gpu_latency["Period"], gpu_latency["EvaluationPeriods"],
             gpu_latency["DatapointsToAlarm"]) == (100000, 60, 5, 3)
-    assert gpu["%s-AllTraffic-Invocation5XXErrors" % names["gpu"]]["Threshold"] == 0.02
+    assert gpu["%s-AllTraffic-Invocation5XXErrors" % names["gpu"]]["Threshold"] == 2
 
     for key, endpoint in names.items():
         stack = stack_of(cfn, endpoint)
@@ -113,6 +125,9 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
         assert set(outputs["AlarmNames"].split(",")) == set(alarms)
         for alarm in alarms.values():
             assert alarm["AlarmActions"] == [outputs["TopicArn"]]
+        health = cloudwatch.describe_alarms(AlarmNames=[outputs["HealthAlarmName"]], AlarmTypes=["CompositeAlarm"])
+        rule = health["CompositeAlarms"][0]["AlarmRule"]
+        assert sorted(rule.split(" OR ")) == sorted('ALARM("%s")' % a for a in alarms)
         assert subscriptions_of(sns, outputs["TopicArn"]) == [("sqs", SQS_PREFIX + queue)]
 
     second = run_playbook(localstack, inventory)
@@ -130,7 +145,7 @@ def test_changed_threshold_shows_in_check_mode_without_writing_and_next_run_appl
     before_stack = stack_of(cfn, endpoint)
     before_alarm = alarms_of(cloudwatch, endpoint)[alarm_name]
 
-    inventory.host_vars(endpoint, {"endpoint_monitoring_endpoint_metrics": {"ModelLatency": {"threshold": 250000}}})
+    inventory.host_vars(endpoint, {"endpoint_monitoring_endpoint_metrics": {"ModelLatency": {"threshold": 250}}})
     preview = run_playbook(localstack, inventory, "monitor_endpoints.yml", "--check", "--diff")
     assert preview.rc == 0, preview.output
     assert "Threshold 1000000 -> 250000" in preview.output, preview.output
@@ -165,19 +180,18 @@ def test_breach_moves_alarm_to_alarm_and_reaches_sqs_subscriber(localstack, inve
     queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
     endpoint = inventory.add("fleet", unique("breach"), endpoint_monitoring_endpoint_subscribers=[
         {"protocol": "sqs", "endpoint": SQS_PREFIX + queue}],
-        endpoint_monitoring_endpoint_metrics={"Invocation5XXErrors": {
-            "threshold": 0.1, "period": 10, "evaluation_periods": 1, "datapoints_to_alarm": 1}})
+        endpoint_monitoring_endpoint_metrics={"ModelLatency": {
+            "threshold": 100, "period": 10, "evaluation_periods": 1, "datapoints_to_alarm": 1}})
     assert run_playbook(localstack, inventory).rc == 0
     cloudwatch = localstack.client("cloudwatch")
-    alarm_name = "%s-AllTraffic-Invocation5XXErrors" % endpoint
+    alarm_name = "%s-AllTraffic-ModelLatency" % endpoint
     deadline = time.time() + 90
     notification = None
     while time.time() < deadline and notification is None:
-        # Half the requests fail: an error rate of 0.5 against 0.1.
+        # 250 ms answers against a 100 ms threshold (the metric is in microseconds).
         cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
-            {"MetricName": "Invocation5XXErrors", "Value": value,
-             "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]}
-            for value in (1.0, 0.0)])
+            {"MetricName": "ModelLatency", "Value": 250000.0, "Unit": "Microseconds",
+             "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]}])
         for message in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", []):
             body = json.loads(message["Body"])
             if body.get("Subject", "").startswith("ALARM") and alarm_name in body["Subject"]:

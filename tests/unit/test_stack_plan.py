@@ -282,3 +282,29 @@ def test_parsed_deployed_template_diffs_cleanly_against_desired():
     desired = template()
     deployed = parse_template(json.dumps(copy.deepcopy(desired), separators=(",", ":")))
     assert plan_stack(STACK, stack(), deployed, desired, TAGS)["action"] == "none"
+
+
+def _stack(name, endpoint=None, managed=True, status="CREATE_COMPLETE"):
+    tags = []
+    if managed:
+        tags.append({"Key": "managed-by", "Value": "mlops.sagemaker_monitoring"})
+    if endpoint:
+        tags.append({"Key": "sagemaker-endpoint", "Value": endpoint})
+    return {"StackName": name, "StackStatus": status, "Tags": tags}
+
+
+def test_prune_takes_only_the_collections_stacks_of_endpoints_that_are_gone():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import plan_prune
+
+    stacks = [
+        _stack("sm-alive", "alive"),
+        _stack("sm-gone", "gone"),
+        _stack("sm-theirs", "gone", managed=False),         # not ours: never
+        _stack("sm-untagged"),                                # ours but no endpoint tag: never
+        _stack("sm-kept", "kept"),                            # in this run: kept whatever SageMaker says
+        _stack("sm-deleting", "gone2", status="DELETE_IN_PROGRESS"),
+        _stack("sm-rolled", "gone3", status="ROLLBACK_COMPLETE"),
+    ]
+    pruned = plan_prune(stacks, ["alive"], keep=["kept"])
+    assert [(p["stack_name"], p["endpoint"]) for p in pruned] == [("sm-gone", "gone"), ("sm-rolled", "gone3")]
+    assert plan_prune(stacks, ["alive", "gone", "gone3"], keep=["kept"]) == []

@@ -1,0 +1,134 @@
+"""The dashboard_preview module against LocalStack: real metric data (GetMetricData) and alarm states (DescribeAlarms),
+synthetic data for the lines without any, and no change on a second run."""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+import yaml
+
+from conftest import REGION, ROOT, RECAP, ansible_env, unique
+
+pytestmark = pytest.mark.integration
+
+VARIANT = "AllTraffic"
+LATENCIES = (40000.0, 55000.0, 250000.0, 60000.0)  # microseconds, one datapoint every 10 minutes
+
+
+def body_for(endpoint):
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, ".collections"))
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import build_dashboard
+
+    def alarm(metric, threshold, statistic="Average", period=300):
+        return {"name": "%s-%s-%s" % (endpoint, VARIANT, metric), "kind": "metric", "metric": metric,
+                "scope": "variant", "variant": VARIANT, "statistic": statistic, "period": period,
+                "comparison": "GreaterThanThreshold", "threshold": threshold}
+
+    alarms = [alarm("ModelLatency", 100000, period=60), alarm("OverheadLatency", 200000, statistic="p99"),
+              alarm("CPUUtilization", 80)]
+    return build_dashboard(endpoint, REGION, [VARIANT], alarms, account_id="000000000000"), alarms
+
+
+def write_playbook(path, body_file, dest, result_file, end_time):
+    play = [{
+        "name": "Preview a dashboard from CloudWatch",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [
+            {"name": "Draw the dashboard",
+             "mlops.sagemaker_monitoring.dashboard_preview": {
+                 "body": "{{ lookup('ansible.builtin.file', '%s') | from_json }}" % body_file,
+                 "dest": dest, "name": "preview", "source": "cloudwatch", "hours": 3, "end_time": end_time,
+                 "region": REGION},
+             "register": "preview"},
+            {"name": "Keep the result for the test",
+             "ansible.builtin.copy": {"content": "{{ preview | to_json }}", "dest": result_file, "mode": "0644"},
+             "changed_when": False},
+        ],
+    }]
+    with open(path, "w") as f:
+        yaml.safe_dump(play, f, sort_keys=False)
+
+
+def run(playbook, localstack, *args):
+    completed = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", "localhost,", playbook]
+                               + list(args), cwd=ROOT, env=ansible_env(localstack), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    recap = dict((m.group(1), int(m.group(3))) for m in RECAP.finditer(completed.stdout))
+    return completed.returncode, recap.get("localhost"), completed.stdout
+
+
+def test_preview_from_cloudwatch_draws_real_data_and_alarm_states_and_is_idempotent(localstack, tmp_path, request):
+    endpoint = unique("preview")
+    body, alarms = body_for(endpoint)
+    cloudwatch = localstack.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": VARIANT}]
+    cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+        {"MetricName": "ModelLatency", "Dimensions": dimensions, "Value": value, "Unit": "Microseconds",
+         "Timestamp": now - datetime.timedelta(minutes=10 * (len(LATENCIES) - i))}
+        for i, value in enumerate(LATENCIES)])
+    # An alarm whose state stays put: a one-day period is not evaluated while the test runs.
+    latency_alarm = alarms[0]["name"]
+    cloudwatch.put_metric_alarm(AlarmName=latency_alarm, Namespace="AWS/SageMaker", MetricName="ModelLatency",
+                                Dimensions=dimensions, Statistic="Average", Period=86400, EvaluationPeriods=1,
+                                Threshold=100000, ComparisonOperator="GreaterThanThreshold", ActionsEnabled=False)
+    time.sleep(2)
+    cloudwatch.set_alarm_state(AlarmName=latency_alarm, StateValue="ALARM", StateReason="test")
+
+    # The window ends at the next 5 minutes, given explicitly so that both runs draw the same window.
+    end = datetime.datetime.fromtimestamp(-(-int(now.timestamp()) // 300) * 300, tz=datetime.timezone.utc)
+    end_time = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body_file, result_file = str(tmp_path / "body.json"), str(tmp_path / "result.json")
+    # Not under pytest's directory: the module's results hide every occurrence of the local servers' credential
+    # ("test") as a secret, paths included.
+    dest = os.path.join(tempfile.mkdtemp(prefix="preview-"), "out")
+    request.addfinalizer(lambda: shutil.rmtree(os.path.dirname(dest), ignore_errors=True))
+    with open(body_file, "w") as f:
+        json.dump(body, f)
+    playbook = str(tmp_path / "preview.yml")
+    write_playbook(playbook, body_file, dest, result_file, end_time)
+
+    rc, changed, output = run(playbook, localstack, "--check")
+    assert rc == 0, output
+    assert changed == 1 and not os.path.exists(os.path.join(dest, "preview.png")), output
+
+    rc, changed, output = run(playbook, localstack)
+    assert rc == 0 and changed == 1, output
+    with open(result_file) as f:
+        result = json.load(f)
+    png, html = os.path.join(dest, "preview.png"), os.path.join(dest, "preview.html")
+    assert (result["png"], result["html"]) == (png, html)
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert Image.open(png).size == (result["width"], result["height"]) == (1440, result["height"])
+    assert result["end_time"] == end_time
+    # ModelLatency has data; the lines without any are drawn from synthetic data.
+    assert "%s: ModelLatency (Average)" % VARIANT not in " ".join(result["synthetic_lines"])
+    assert any("CPUUtilization" in line for line in result["synthetic_lines"])
+    assert len(result["synthetic_lines"]) == result["lines"] - 1
+    assert result["alarm_states"][latency_alarm] == "ALARM"
+    assert result["alarm_states"][alarms[2]["name"]] == "INSUFFICIENT_DATA"  # no such alarm
+    with open(html, encoding="utf-8") as f:
+        page = f.read()
+    assert "ModelLatency (Average) (EndpointName=%s, VariantName=%s) - %d datapoints" % (
+        endpoint, VARIANT, len(LATENCIES)) in page
+    assert "%s: ALARM" % latency_alarm in page
+
+    before = os.stat(png).st_mtime_ns
+    rc, changed, output = run(playbook, localstack)
+    assert rc == 0 and changed == 0, output
+    assert os.stat(png).st_mtime_ns == before
+    rc, changed, output = run(playbook, localstack, "--check")
+    assert rc == 0 and changed == 0, output
