@@ -130,49 +130,21 @@ spec:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError, build_spec
-
-
-def _layers(items):
-    return [(item.get("variable", "layer %d" % i), item.get("value")) for i, item in enumerate(items)]
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.task_args import (
+    MONITORING_SPEC_ARGS,
+    monitoring_spec_result,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoint_name=dict(type="str", required=True),
-            region=dict(type="str", required=True),
-            variants=dict(type="list", elements="raw", default=["AllTraffic"]),
-            endpoint_type=dict(type="str", default="realtime"),
-            multi_model=dict(type="raw", default=False),
-            inference_components=dict(type="raw", default=[]),
-            instance_type=dict(type="str"),
-            composite=dict(type="raw", default=True),
-            notify=dict(type="str", default="alarms"),
-            metric_layers=dict(type="list", elements="dict", default=[]),
-            subscriber_layers=dict(type="list", elements="dict", default=[], no_log=False),
-            stack_prefix=dict(type="str", default="sagemaker-monitoring-"),
-            ok_actions=dict(type="bool", default=False),
-            tags=dict(type="dict", default={}),
-            unknown_variables=dict(type="list", elements="str", default=[]),
-            known_variables=dict(type="list", elements="str", default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+    # In a playbook the action plugin of the same name runs this logic in the controller's process.
+    module = AnsibleModule(argument_spec=MONITORING_SPEC_ARGS, supports_check_mode=True)
     try:
-        spec = build_spec(
-            p["endpoint_name"], p["region"], variants=p["variants"],
-            metric_layers=_layers(p["metric_layers"]), subscriber_layers=_layers(p["subscriber_layers"]),
-            stack_prefix=p["stack_prefix"], ok_actions=p["ok_actions"], tags=p["tags"],
-            variables_prefix=p["known_variables"], unknown_variables=p["unknown_variables"],
-            endpoint_type=p["endpoint_type"], multi_model=p["multi_model"],
-            inference_components=p["inference_components"], instance_type=p["instance_type"],
-            composite=p["composite"], notify=p["notify"],
-        )
+        result = monitoring_spec_result(module.params)
     except SpecError as e:
         module.fail_json(msg=str(e), endpoint=e.endpoint, problems=e.problems)
-    module.exit_json(changed=False, spec=spec)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

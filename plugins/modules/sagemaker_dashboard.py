@@ -107,60 +107,21 @@ widget_count:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
-    ACCOUNT_PLACEHOLDER,
-    DashboardError,
-    build_dashboard,
-    minify,
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import DashboardError
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.task_args import (
+    DASHBOARD_ARGS,
+    dashboard_result,
 )
-
-ALARM_KEYS = ("name", "metric", "statistic", "period", "comparison")
-# What each kind of alarm needs besides ALARM_KEYS to be drawn (threshold annotation, rate line, band line).
-KIND_KEYS = {"metric": ("threshold",), "math": ("threshold", "expression"), "anomaly": ("band",)}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoint_name=dict(type="str", required=True),
-            region=dict(type="str", required=True),
-            variants=dict(type="list", elements="raw", default=["AllTraffic"]),
-            endpoint_metrics=dict(type="list", elements="str", default=[]),
-            components=dict(type="list", elements="dict", default=[]),
-            composite=dict(type="str"),
-            alarms=dict(type="list", elements="dict", default=[]),
-            metrics=dict(type="list", elements="str"),
-            account_id=dict(type="str", default=ACCOUNT_PLACEHOLDER),
-            topic_name=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    for option in ("variants", "components"):
-        for i, scope in enumerate(p[option]):
-            if option == "variants" and isinstance(scope, str):
-                continue
-            missing = [k for k in ("name", "metrics") if not isinstance(scope, dict) or k not in scope]
-            if missing:
-                module.fail_json(msg="endpoint %r: %s[%d] must be a mapping with name and metrics%s; it lacks %s"
-                                 % (p["endpoint_name"], option, i, " (or a name)" if option == "variants" else "",
-                                    ", ".join(missing)))
-    for i, alarm in enumerate(p["alarms"]):
-        kind = alarm.get("kind") or "metric"
-        if kind not in KIND_KEYS:
-            module.fail_json(msg="endpoint %r: alarms[%d] has kind %r; expected one of %s"
-                             % (p["endpoint_name"], i, kind, ", ".join(KIND_KEYS)))
-        missing = [k for k in ALARM_KEYS + KIND_KEYS[kind] if k not in alarm]
-        if missing:
-            module.fail_json(msg="endpoint %r: alarms[%d] lacks %s" % (p["endpoint_name"], i, ", ".join(missing)))
+    # In a playbook the action plugin of the same name runs this logic in the controller's process.
+    module = AnsibleModule(argument_spec=DASHBOARD_ARGS, supports_check_mode=True)
     try:
-        body = build_dashboard(p["endpoint_name"], p["region"], p["variants"], p["alarms"], metrics=p["metrics"],
-                               account_id=p["account_id"], topic_name=p["topic_name"],
-                               endpoint_metrics=p["endpoint_metrics"], components=p["components"],
-                               composite=p["composite"])
+        result = dashboard_result(module.params)
     except DashboardError as e:
         module.fail_json(msg=str(e))
-    module.exit_json(changed=False, body=body, body_json=minify(body), widget_count=len(body["widgets"]))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

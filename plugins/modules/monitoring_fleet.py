@@ -1,0 +1,388 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: monitoring_fleet
+short_description: Plan and apply the monitoring stacks and subscriptions of a whole fleet at once
+version_added: 1.0.0
+description:
+  - Runs once for all the endpoints of a play. Per region, one paginated DescribeStacks shows which stacks are
+    already as desired (a fingerprint of the applied template and tags is kept in the stack tag
+    output C(MonitoringFingerprint)), so a run where nothing changed makes no call per endpoint.
+  - For the other stacks it reads the deployed template and says each change in words, then starts the creates
+    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop that lists the
+    region's stacks every O(poll_interval) seconds, up to O(wait_timeout) seconds.
+  - A stack left in ROLLBACK_COMPLETE by a failed creation holds nothing and is deleted and created again.
+    Stacks not tagged as this collection's, stacks another operation is changing, and stacks stuck in a failed
+    state are left alone with a message saying what to do.
+  - Subscriptions come from one paginated ListSubscriptions per region; listed subscribers are subscribed once,
+    unlisted ones are removed only with C(purge).
+  - One endpoint's failure does not stop the others; each endpoint's result says what happened.
+  - In check mode only read calls are made.
+options:
+  endpoints:
+    description:
+      - One entry per endpoint with C(endpoint), C(region), C(stack_name), C(template) (mapping), C(tags), and
+        optionally C(subscribers), C(purge_subscriptions) and C(create_timeout) (minutes).
+    type: list
+    elements: dict
+    required: true
+  concurrency:
+    description: Stack operations in progress at once, per region. CloudFormation throttles past its own limits.
+    type: int
+    default: 10
+  wait_timeout:
+    description: Seconds to wait for all stack operations; stacks still in progress then are reported as failed.
+    type: int
+    default: 1800
+  poll_interval:
+    description: Seconds between two listings of the region's stacks while waiting.
+    type: float
+    default: 2.0
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - mlops.sagemaker_monitoring contributors
+"""
+
+EXAMPLES = r"""
+- name: Apply the fleet's stacks
+  mlops.sagemaker_monitoring.monitoring_fleet:
+    endpoints:
+      - endpoint: churn
+        region: eu-west-1
+        stack_name: sagemaker-monitoring-churn
+        template: "{{ lookup('ansible.builtin.file', 'churn.json') | from_json }}"
+        tags: {managed-by: mlops.sagemaker_monitoring, sagemaker-endpoint: churn}
+  run_once: true
+"""
+
+RETURN = r"""
+endpoints:
+  description: Per endpoint name, its result.
+  returned: always
+  type: dict
+  contains:
+    status: {description: "C(changed), C(unchanged) or C(failed).", type: str, returned: always}
+    action: {description: "C(create), C(recreate), C(update) or C(none).", type: str, returned: always}
+    changes: {description: Each change in words., type: list, elements: str, returned: always}
+    outputs: {description: Stack outputs., type: dict, returned: always}
+    pending_confirmation: {description: Subscribers not confirmed yet., type: list, elements: dict, returned: always}
+    error: {description: Why the endpoint failed., type: str, returned: when failed}
+"""
+
+import collections
+import time
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing library
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_message
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    MAX_RESOURCES,
+    SpecError,
+    check_template_size,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet import (
+    FINGERPRINT_OUTPUT,
+    SETTLED,
+    is_unchanged,
+    minify,
+    outputs_of,
+    subscriptions_by_topic,
+    with_fingerprint,
+    without_fingerprint,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
+    PlanError,
+    parse_template,
+    plan_stack,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    PENDING,
+    describe_plan,
+    plan_subscriptions,
+    redact,
+)
+
+RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+
+
+def _tag_list(tags):
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+@RETRY
+def list_stacks(cfn):
+    pages = cfn.get_paginator("describe_stacks").paginate()
+    return dict((s["StackName"], s) for page in pages for s in page.get("Stacks", []))
+
+
+@RETRY
+def list_subscriptions(sns):
+    pages = sns.get_paginator("list_subscriptions").paginate()
+    return [s for page in pages for s in page.get("Subscriptions", [])]
+
+
+def _failure_reason(cfn, stack_id):
+    try:
+        events = cfn.describe_stack_events(aws_retry=True, StackName=stack_id)["StackEvents"]
+    except AWS_ERRORS:
+        return ""
+    reasons = [e.get("ResourceStatusReason") for e in events
+               if e.get("ResourceStatus", "").endswith("_FAILED") and e.get("ResourceStatusReason")]
+    return reasons[-1] if reasons else ""
+
+
+class Region:
+    """Plans and applies the endpoints of one region."""
+
+    def __init__(self, module, region, entries):
+        self.module = module
+        self.region = region
+        self.entries = entries
+        self.cfn = module.client("cloudformation", retry_decorator=RETRY, region=region)
+        self.sns = module.client("sns", retry_decorator=RETRY, region=region)
+        self.results = {}
+
+    def result(self, entry, **values):
+        result = self.results.setdefault(entry["endpoint"], {
+            "endpoint": entry["endpoint"], "region": self.region, "stack_name": entry["stack_name"],
+            "status": "unchanged", "action": "none", "changes": [], "outputs": {}, "pending_confirmation": []})
+        result.update(values)
+        return result
+
+    def fail(self, entry, error):
+        self.result(entry, status="failed", error="endpoint %r: %s" % (entry["endpoint"], error))
+
+    # ---------------------------------------------------------------- plan
+    def plan(self, listing):
+        ops = []
+        for entry in self.entries:
+            tags = dict(entry.get("tags") or {})
+            applied = with_fingerprint(entry["template"], tags)
+            desired_fingerprint = applied["Outputs"][FINGERPRINT_OUTPUT]["Value"]
+            body = minify(applied)
+            try:
+                check_template_size(entry["endpoint"], body)
+                if len(entry["template"].get("Resources", {})) > MAX_RESOURCES:
+                    raise SpecError(entry["endpoint"], ["template: more than %d resources" % MAX_RESOURCES])
+            except SpecError as e:
+                self.result(entry, status="failed", error=str(e))
+                continue
+            stack = listing.get(entry["stack_name"])
+            self.result(entry, outputs=outputs_of(stack))
+            if is_unchanged(stack, desired_fingerprint):
+                continue
+            try:
+                deployed = None
+                if stack is not None and stack["StackStatus"] != "ROLLBACK_COMPLETE":
+                    deployed = without_fingerprint(parse_template(self.cfn.get_template(
+                        aws_retry=True, StackName=entry["stack_name"])["TemplateBody"]))
+                plan = plan_stack(entry["stack_name"], stack, deployed, entry["template"], tags)
+            except PlanError as e:
+                self.fail(entry, str(e))
+                continue
+            except AWS_ERRORS as e:
+                self.fail(entry, "failed to read stack %s: %s" % (entry["stack_name"], e))
+                continue
+            changes = plan["changes"]
+            action = plan["action"]
+            if action == "none":
+                # Same template and tags, but not the fingerprint (a stack from an earlier version): record it.
+                changes = ["~ output %s recorded" % FINGERPRINT_OUTPUT]
+                action = "update"
+            self.result(entry, status="changed", action=action, changes=changes)
+            ops.append({"entry": entry, "action": action, "body": body, "tags": tags, "stack": stack})
+        return ops
+
+    # ---------------------------------------------------------------- apply
+    def _start(self, op):
+        entry = op["entry"]
+        name = entry["stack_name"]
+        if op["action"] == "recreate" and op.get("phase") != "create":
+            self.cfn.delete_stack(aws_retry=True, StackName=name)
+            op["phase"] = "delete"
+            return True
+        if op["action"] in ("create", "recreate"):
+            created = self.cfn.create_stack(
+                aws_retry=True, StackName=name, TemplateBody=op["body"], Tags=_tag_list(op["tags"]),
+                OnFailure="DELETE", TimeoutInMinutes=int(entry.get("create_timeout") or 30))
+            op["stack_id"] = created["StackId"]
+            op["phase"] = "create"
+            return True
+        try:
+            updated = self.cfn.update_stack(aws_retry=True, StackName=name, TemplateBody=op["body"],
+                                            Tags=_tag_list(op["tags"]))
+        except is_boto3_error_message("No updates are to be performed"):
+            return False
+        op["stack_id"] = updated["StackId"]
+        op["phase"] = "update"
+        return True
+
+    def _settle(self, op, stack):
+        """None while in progress; True when done; an error message when it failed."""
+        status = (stack or {}).get("StackStatus")
+        if op["phase"] == "delete":
+            if stack is None or status == "DELETE_COMPLETE":
+                op["phase"] = "create-pending"  # created again on the next round
+                return None
+            if status == "DELETE_FAILED":
+                return "could not delete the failed stack (%s)" % stack.get("StackStatusReason", "")
+            return None
+        if stack is None:
+            if op["phase"] == "create":
+                return "creation failed and was rolled back: %s" % _failure_reason(self.cfn, op["stack_id"])
+            return "the stack disappeared"
+        if status.endswith("_IN_PROGRESS"):
+            return None
+        if status in SETTLED:
+            return True
+        return "stack is %s: %s" % (status, _failure_reason(self.cfn, op.get("stack_id") or op["entry"]["stack_name"]))
+
+    def apply(self, ops, concurrency, deadline, poll_interval):
+        pending = collections.deque(ops)
+        in_flight = []
+        while pending or in_flight:
+            while pending and len(in_flight) < concurrency:
+                op = pending.popleft()
+                try:
+                    if self._start(op):
+                        in_flight.append(op)
+                except AWS_ERRORS as e:
+                    self.fail(op["entry"], "%s of stack %s failed: %s" % (op["action"], op["entry"]["stack_name"], e))
+            if not in_flight:
+                continue
+            if time.time() > deadline:
+                for op in in_flight:
+                    self.fail(op["entry"], "stack %s did not finish within wait_timeout (%ds); it is still being "
+                                           "worked on by CloudFormation: run again later"
+                              % (op["entry"]["stack_name"], self.module.params["wait_timeout"]))
+                return
+            time.sleep(poll_interval)
+            try:
+                listing = list_stacks(self.cfn)
+            except AWS_ERRORS as e:
+                self.module.warn("listing stacks failed, trying again: %s" % e)
+                continue
+            still = []
+            for op in in_flight:
+                if op["phase"] == "create-pending":
+                    try:
+                        op["action"] = "create"
+                        self._start(op)
+                        op["action"] = "recreate"
+                        still.append(op)
+                    except AWS_ERRORS as e:
+                        self.fail(op["entry"], "creating stack %s again failed: %s" % (op["entry"]["stack_name"], e))
+                    continue
+                outcome = self._settle(op, listing.get(op["entry"]["stack_name"]))
+                if outcome is None:
+                    still.append(op)
+                elif outcome is True:
+                    self.result(op["entry"], outputs=outputs_of(listing.get(op["entry"]["stack_name"])))
+                else:
+                    self.fail(op["entry"], outcome)
+            in_flight = still
+
+    # ---------------------------------------------------------------- subscriptions
+    def subscribe(self, check_mode):
+        wanted = [e for e in self.entries if self.results[e["endpoint"]]["status"] != "failed"
+                  and (e.get("subscribers") or e.get("purge_subscriptions"))]
+        if not wanted:
+            return
+        try:
+            existing = subscriptions_by_topic(list_subscriptions(self.sns))
+        except AWS_ERRORS as e:
+            for entry in wanted:
+                self.fail(entry, "failed to list SNS subscriptions: %s" % e)
+            return
+        for entry in wanted:
+            result = self.results[entry["endpoint"]]
+            topic = result["outputs"].get("TopicArn")
+            plan = plan_subscriptions(existing.get(topic, []) if topic else [], entry.get("subscribers") or [],
+                                      purge=bool(entry.get("purge_subscriptions")))
+            lines = describe_plan(plan)
+            pending = [{"protocol": s["Protocol"], "endpoint": redact(s["Protocol"], s["Endpoint"])}
+                       for s in plan["pending"]]
+            if lines:
+                result["changes"] = result["changes"] + lines
+                result["status"] = "changed"
+            if not check_mode and topic:
+                try:
+                    for sub in plan["subscribe"]:
+                        kwargs = dict(TopicArn=topic, Protocol=sub["protocol"], Endpoint=sub["endpoint"],
+                                      ReturnSubscriptionArn=True)
+                        if sub.get("raw_message_delivery"):
+                            kwargs["Attributes"] = {"RawMessageDelivery": "true"}
+                        arn = self.sns.subscribe(aws_retry=True, **kwargs).get("SubscriptionArn", PENDING)
+                        if sub["protocol"] in ("email", "https") or arn.lower().startswith("pending"):
+                            pending.append({"protocol": sub["protocol"], "endpoint": redact(sub["protocol"], sub["endpoint"])})
+                    for sub in plan["unsubscribe"]:
+                        self.sns.unsubscribe(aws_retry=True, SubscriptionArn=sub["SubscriptionArn"])
+                except AWS_ERRORS as e:
+                    self.fail(entry, "failed to update the subscriptions of %s: %s" % (topic, e))
+                    continue
+            result["pending_confirmation"] = pending
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            endpoints=dict(type="list", elements="dict", required=True),
+            concurrency=dict(type="int", default=10),
+            wait_timeout=dict(type="int", default=1800),
+            poll_interval=dict(type="float", default=2.0),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["concurrency"] < 1 or p["poll_interval"] <= 0 or p["wait_timeout"] < 1:
+        module.fail_json(msg="concurrency, wait_timeout and poll_interval must be positive")
+    by_region = collections.OrderedDict()
+    for entry in p["endpoints"]:
+        by_region.setdefault(entry["region"], []).append(entry)
+
+    deadline = time.time() + p["wait_timeout"]
+    results = {}
+    for region, entries in by_region.items():
+        worker = Region(module, region, entries)
+        try:
+            listing = list_stacks(worker.cfn)
+        except AWS_ERRORS as e:
+            for entry in entries:
+                worker.fail(entry, "failed to list the stacks of %s: %s" % (region, e))
+            results.update(worker.results)
+            continue
+        ops = worker.plan(listing)
+        if not module.check_mode:
+            worker.apply(ops, p["concurrency"], deadline, p["poll_interval"])
+        worker.subscribe(module.check_mode)
+        results.update(worker.results)
+
+    changed = [r for r in results.values() if r["status"] == "changed"]
+    response = dict(changed=bool(changed), endpoints=results, check_mode=module.check_mode)
+    if changed:
+        response["diff"] = {"prepared": "\n".join(
+            "%s (%s):\n%s\n" % (r["stack_name"], r["action"], "\n".join(r["changes"]))
+            for r in sorted(changed, key=lambda r: r["endpoint"]))}
+    module.exit_json(**response)
+
+
+if __name__ == "__main__":
+    main()
