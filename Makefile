@@ -43,3 +43,14 @@ build: setup
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .collections dist .pytest_cache
+
+# Fleet benchmark against LocalStack (not part of `make test`): the collection and two naive baselines.
+# make bench [N=300] -> benchmarks/results/latest.{json,md}; make bench-scale -> benchmarks/results/scale.{json,md,png}
+N ?= 300
+.PHONY: bench bench-scale
+
+bench: setup
+	$(VENV)/bin/python benchmarks/bench.py --endpoints $(N)
+
+bench-scale: setup
+	$(VENV)/bin/python benchmarks/bench.py --scale 10,100,300

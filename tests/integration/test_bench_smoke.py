@@ -1,0 +1,59 @@
+"""Smoke test of the fleet benchmark (benchmarks/bench.py): 3 endpoints, the collection and the per-stack
+baseline, each on a LocalStack of its own; the results have the shape the README and the issue describe."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "benchmarks", "bench.py")
+PHASES = ("first_rollout", "noop", "one_change")
+RUN_KEYS = {"first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb", "api_calls"}
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_writes_results_of_the_documented_shape(tmp_path):
+    results_dir = tmp_path / "results"
+    completed = subprocess.run(
+        [sys.executable, BENCH, "--endpoints", "3", "--systems", "collection,per_stack_baseline",
+         "--results-dir", str(results_dir), "--work-dir", str(tmp_path / "work")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+
+    with open(str(results_dir / "latest.json")) as f:
+        results = json.load(f)
+    assert set(results) == {"endpoints", "runs", "extra"}
+    assert results["endpoints"] == 3
+    assert list(results["runs"]) == ["collection", "per_stack_baseline"]
+    for system, run in results["runs"].items():
+        assert set(run) == RUN_KEYS, system
+        for key in ("first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb"):
+            assert isinstance(run[key], (int, float)) and run[key] > 0, (system, key)
+        assert set(run["api_calls"]) == set(PHASES)
+        assert all(isinstance(v, int) for v in run["api_calls"].values())
+        assert run["api_calls"]["first_rollout"] > 0
+        details = results["extra"]["systems"][system]
+        assert all(details[phase]["ok"] for phase in PHASES), system
+        # every endpoint's stack and alarms were really deployed, then only the ModelLatency change was applied
+        assert details["first_rollout"]["deployed"]["stacks"] == 3
+        assert details["first_rollout"]["deployed"]["metric_alarms"] == 3 * 8
+        assert sum(details["first_rollout"]["api_calls"]["by_operation"].values()) == run["api_calls"]["first_rollout"]
+        assert details["one_change"]["api_calls"]["endpoints_written"] == [
+            "bench-ep-00001", "bench-ep-00002", "bench-ep-00003"]
+        assert details["noop"]["api_calls"]["endpoints_written"] == []
+        assert details["first_rollout"]["cpu_s"] > 0
+
+    extra = results["extra"]
+    assert extra["forks"] == 5
+    assert set(extra["targets"]) >= {"noop_speedup_vs_per_stack", "first_rollout_speedup_vs_per_stack",
+                                     "noop_api_calls_per_endpoint", "one_change_touches_only_changed_stacks"}
+    assert extra["targets"]["one_change_touches_only_changed_stacks"]["met"] is True
+
+    table = (results_dir / "latest.md").read_text()
+    assert "| collection |" in table and "| per-stack baseline |" in table
+    assert "noop speedup vs per stack" in table
+    assert "| collection |" in completed.stdout
