@@ -34,20 +34,23 @@ def without_fingerprint(template):
     return template
 
 
-def fingerprint(template, tags):
-    """What is applied, in 16 hex digits: the template (without the fingerprint) and the tags."""
-    content = json.dumps({"template": without_fingerprint(template), "tags": sorted(tags.items())},
-                         sort_keys=True, separators=(",", ":"))
+def fingerprint(template, tags, subscribers=None):
+    """What is applied, in 16 hex digits: the template (without the fingerprint), the tags and the subscribers
+    with raw message delivery. A subscription's attributes are not in the listing of subscriptions, so turning raw
+    delivery on or off has to show in the fingerprint to be noticed without reading every subscription."""
+    subs = sorted((s["protocol"], s["endpoint"]) for s in subscribers or [] if s.get("raw_message_delivery"))
+    content = json.dumps({"template": without_fingerprint(template), "tags": sorted(tags.items()),
+                          "subscribers": subs}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
-def with_fingerprint(template, tags):
+def with_fingerprint(template, tags, subscribers=None):
     """The template to apply: the desired one plus its fingerprint as an output."""
     template = dict(template)
     template["Outputs"] = dict(template.get("Outputs", {}))
     template["Outputs"][FINGERPRINT_OUTPUT] = {
         "Description": "What mlops.sagemaker_monitoring last applied, to skip unchanged stacks",
-        "Value": fingerprint(template, tags)}
+        "Value": fingerprint(template, tags, subscribers)}
     return template
 
 

@@ -175,7 +175,7 @@ class Region:
         ops = []
         for entry in self.entries:
             tags = dict(entry.get("tags") or {})
-            applied = with_fingerprint(entry["template"], tags)
+            applied = with_fingerprint(entry["template"], tags, entry.get("subscribers"))
             desired_fingerprint = applied["Outputs"][FINGERPRINT_OUTPUT]["Value"]
             body = minify(applied)
             try:
@@ -204,7 +204,8 @@ class Region:
             changes = plan["changes"]
             action = plan["action"]
             if action == "none":
-                # Same template and tags, but not the fingerprint (a stack from an earlier version): record it.
+                # Same template and tags, but another fingerprint: the subscribers' settings changed, or the stack
+                # comes from an earlier version. Record it (and check the subscriptions' attributes below).
                 changes = ["~ output %s recorded" % FINGERPRINT_OUTPUT]
                 action = "update"
             self.result(entry, status="changed", action=action, changes=changes)
@@ -301,6 +302,18 @@ class Region:
             in_flight = still
 
     # ---------------------------------------------------------------- subscriptions
+    def _raw_delivery_updates(self, keep):
+        """(subscription ARN, wanted subscriber) for kept sqs/https subscriptions whose raw delivery differs."""
+        updates = []
+        for sub, wanted in keep:
+            if wanted["protocol"] not in ("sqs", "https") or sub["SubscriptionArn"] == PENDING:
+                continue
+            attrs = self.sns.get_subscription_attributes(aws_retry=True, SubscriptionArn=sub["SubscriptionArn"])
+            current = attrs.get("Attributes", {}).get("RawMessageDelivery", "false") == "true"
+            if current != bool(wanted.get("raw_message_delivery")):
+                updates.append((sub["SubscriptionArn"], wanted))
+        return updates
+
     def subscribe(self, check_mode):
         wanted = [e for e in self.entries if self.results[e["endpoint"]]["status"] != "failed"
                   and (e.get("subscribers") or e.get("purge_subscriptions"))]
@@ -314,10 +327,22 @@ class Region:
             return
         for entry in wanted:
             result = self.results[entry["endpoint"]]
+            settings_changed = result["status"] == "changed"
             topic = result["outputs"].get("TopicArn")
             plan = plan_subscriptions(existing.get(topic, []) if topic else [], entry.get("subscribers") or [],
                                       purge=bool(entry.get("purge_subscriptions")))
             lines = describe_plan(plan)
+            raw_updates = []
+            if settings_changed:
+                # Only where the fingerprint says the settings changed: a run with no change reads no attributes.
+                try:
+                    raw_updates = self._raw_delivery_updates(plan["keep"])
+                except AWS_ERRORS as e:
+                    self.fail(entry, "failed to read the subscriptions of %s: %s" % (topic, e))
+                    continue
+                lines += ["~ subscription %s %s: RawMessageDelivery -> %s" % (
+                    w["protocol"], redact(w["protocol"], w["endpoint"]), str(w["raw_message_delivery"]).lower())
+                    for _arn, w in raw_updates]
             pending = [{"protocol": s["Protocol"], "endpoint": redact(s["Protocol"], s["Endpoint"])}
                        for s in plan["pending"]]
             if lines:
@@ -335,6 +360,10 @@ class Region:
                             pending.append({"protocol": sub["protocol"], "endpoint": redact(sub["protocol"], sub["endpoint"])})
                     for sub in plan["unsubscribe"]:
                         self.sns.unsubscribe(aws_retry=True, SubscriptionArn=sub["SubscriptionArn"])
+                    for arn, wanted_sub in raw_updates:
+                        self.sns.set_subscription_attributes(
+                            aws_retry=True, SubscriptionArn=arn, AttributeName="RawMessageDelivery",
+                            AttributeValue="true" if wanted_sub["raw_message_delivery"] else "false")
                 except AWS_ERRORS as e:
                     self.fail(entry, "failed to update the subscriptions of %s: %s" % (topic, e))
                     continue

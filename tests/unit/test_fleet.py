@@ -46,3 +46,13 @@ def test_unchanged_only_for_a_settled_stack_of_ours_with_the_same_fingerprint():
 def test_subscriptions_grouped_by_topic():
     subs = [{"TopicArn": "a", "Endpoint": "1"}, {"TopicArn": "b", "Endpoint": "2"}, {"TopicArn": "a", "Endpoint": "3"}]
     assert subscriptions_by_topic(subs) == {"a": [subs[0], subs[2]], "b": [subs[1]]}
+
+
+def test_only_raw_delivery_subscribers_are_in_the_fingerprint():
+    plain = [{"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:q"}]
+    raw = [dict(plain[0], raw_message_delivery=True)]
+    base = fingerprint(TEMPLATE, TAGS)
+    # a plain subscriber is reconciled from the listing of subscriptions: no stack change for it
+    assert fingerprint(TEMPLATE, TAGS, plain) == base
+    # raw delivery is an attribute the listing does not show: turning it on or off changes the fingerprint
+    assert fingerprint(TEMPLATE, TAGS, raw) != base

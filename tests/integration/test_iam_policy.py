@@ -1,0 +1,247 @@
+"""The shipped IAM policy (iam/sagemaker-monitoring-policy.json) is exactly what the collection needs.
+
+A representative run goes through recording proxies: on LocalStack a rollout with subscriptions, a re-run, a
+check-mode preview, a purge of subscriptions, a dashboard preview from CloudWatch data and a teardown; on moto
+(the SageMaker API) the inventory plugin, with and without a region list, and a rollout with pruning. Every
+(service, operation) the collection called must be allowed by the policy, by name; and the policy allows
+nothing else, except the actions iam/README.md lists with the reason (CloudFormation creating the stack's
+resources with the caller's permissions, which no proxy sees).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+from conftest import REGION, ROOT, Inventory, ansible_env, run_playbook, unique
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+
+import aws_proxy  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+POLICY = os.path.join(ROOT, "iam", "sagemaker-monitoring-policy.json")
+POLICY_README = os.path.join(ROOT, "iam", "README.md")
+SQS_PREFIX = "arn:aws:sqs:%s:000000000000:" % REGION
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker"
+# Signing name in the SigV4 credential scope -> IAM service prefix.
+IAM_PREFIX = {"monitoring": "cloudwatch", "cloudformation": "cloudformation", "sns": "sns", "sagemaker": "sagemaker",
+              "sts": "sts", "ec2": "ec2", "sqs": "sqs", "iam": "iam"}
+STACKS = "arn:aws:cloudformation:*:*:stack/sagemaker-monitoring-*/*"
+TOPICS = "arn:aws:sns:*:*:sagemaker-monitoring-*"
+
+
+def load_policy():
+    with open(POLICY) as f:
+        return json.load(f)
+
+
+def statements(policy):
+    found = policy["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def allowed(policy):
+    """{action: [resources]} over the policy's Allow statements."""
+    actions = {}
+    for statement in statements(policy):
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            actions.setdefault(action, []).extend(as_list(statement["Resource"]))
+    return actions
+
+
+def justified_extras():
+    """Actions iam/README.md lists as needed but unseen by the proxies: `prefix:Action` in its table's first column."""
+    with open(POLICY_README) as f:
+        text = f.read()
+    return dict((m.group(1), m.group(2).strip()) for m in re.finditer(r"^\|\s*`([a-z0-9-]+:[A-Za-z]+)`\s*\|([^|]+)\|",
+                                                                     text, re.M))
+
+
+def iam_action(call):
+    return "%s:%s" % (IAM_PREFIX.get(call.service, call.service), call.operation)
+
+
+def ansible(command, env, timeout=300):
+    completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=timeout)
+    return completed.returncode, completed.stdout
+
+
+@pytest.fixture(scope="module")
+def observed(localstack, moto, tmp_path_factory):
+    """{IAM action: [calls]} the collection made in a representative run."""
+    calls = []
+    # -- LocalStack: stacks, alarms, topics, subscriptions ---------------------------------------------------------
+    sqs = localstack.client("sqs")
+    queues = dict((k, unique("iam" + k)) for k in ("raw", "plain", "next"))
+    for queue in queues.values():
+        sqs.create_queue(QueueName=queue)
+    inventory = Inventory(str(tmp_path_factory.mktemp("iam-localstack")))
+    one = inventory.add("fleet", unique("iam-one"), endpoint_monitoring_endpoint_subscribers=[
+        {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["raw"], "raw_message_delivery": True},
+        {"protocol": "email", "endpoint": "ml-oncall@example.com"}])
+    two = inventory.add("fleet", unique("iam-two"), endpoint_monitoring_endpoint_subscribers=[
+        {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["plain"]}])
+    with aws_proxy.AwsProxy(localstack.url) as proxy:
+        env = proxy.env(ansible_env(localstack))
+        for name in ("rollout", "re-run"):
+            run = run_playbook(localstack, inventory, env=env)
+            assert run.rc == 0, "%s:\n%s" % (name, run.output)
+        inventory.host_vars(one, {
+            "endpoint_monitoring_endpoint_metrics": {"ModelLatency": {"threshold": 250}},
+            "endpoint_monitoring_endpoint_subscribers": [
+                {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["raw"]},  # raw delivery off again
+                {"protocol": "email", "endpoint": "ml-oncall@example.com"}]})
+        inventory.host_vars(two, {"endpoint_monitoring_purge_subscriptions": True,
+                                  "endpoint_monitoring_endpoint_subscribers": [
+                                      {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["next"]}]})
+        for name, args in (("check", ("--check", "--diff")), ("purge", ())):
+            run = run_playbook(localstack, inventory, "monitor_endpoints.yml", *args, env=env)
+            assert run.rc == 0, "%s:\n%s" % (name, run.output)
+        ops = set(c.operation for c in proxy.snapshot())
+        assert {"Unsubscribe", "UpdateStack"} <= ops, ops  # the purge run did purge
+        preview = run_playbook(localstack, inventory, "preview_dashboards.yml", "-e", "preview_source=cloudwatch",
+                               "-e", "preview_dir=%s" % tmp_path_factory.mktemp("preview"), env=env)
+        assert preview.rc == 0, preview.output
+        teardown = run_playbook(localstack, inventory, "teardown.yml", env=env)
+        assert teardown.rc == 0, teardown.output
+        assert "DeleteStack" in set(c.operation for c in proxy.snapshot())
+        calls.extend(proxy.snapshot())
+
+    # -- moto: SageMaker endpoint discovery, a rollout on the discovered fleet, pruning ---------------------------
+    sagemaker = moto.client("sagemaker", REGION)
+    prefix = "iam%s" % uuid.uuid4().hex[:6]
+    for short in ("a", "b"):
+        name = "%s-%s" % (prefix, short)
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.%s.amazonaws.com/inference:1" % REGION})
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.xlarge",
+            "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}])
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    directory = tmp_path_factory.mktemp("iam-moto")
+    listed = str(directory / "listed.sagemaker_endpoints.yml")
+    every_region = str(directory / "every.sagemaker_endpoints.yml")
+    with open(listed, "w") as f:
+        yaml.safe_dump({"plugin": "mlops.sagemaker_monitoring.sagemaker_endpoints", "regions": [REGION],
+                        "name_patterns": [prefix + "-*"]}, f)
+    with open(every_region, "w") as f:
+        yaml.safe_dump({"plugin": "mlops.sagemaker_monitoring.sagemaker_endpoints",
+                        "name_patterns": [prefix + "-*"]}, f)
+
+    class Path:
+        path = listed
+
+    with aws_proxy.AwsProxy(moto.url) as proxy:
+        env = proxy.env(ansible_env(moto))
+        env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "true"
+        for path in (listed, every_region):
+            rc, output = ansible([os.path.join(ROOT, ".venv", "bin", "ansible-inventory"), "-i", path, "--list"], env)
+            assert rc == 0 and prefix in output, output
+        run = run_playbook(moto, Path, env=env)
+        assert run.rc == 0, run.output
+        sagemaker.delete_endpoint(EndpointName="%s-b" % prefix)
+        pruned = run_playbook(moto, Path, "monitor_endpoints.yml", "-e", "sagemaker_monitoring_prune=true", env=env)
+        assert pruned.rc == 0, pruned.output
+        assert "sagemaker-monitoring-%s-b" % prefix in [c.params.get("StackName") for c in proxy.snapshot()
+                                                        if c.operation == "DeleteStack"]
+        calls.extend(proxy.snapshot())
+
+    by_action = {}
+    for call in calls:
+        by_action.setdefault(iam_action(call), []).append(call)
+    return by_action
+
+
+def test_policy_is_valid_iam_grammar_without_wildcard_actions():
+    policy = load_policy()
+    assert set(policy) <= {"Version", "Id", "Statement"} and policy["Version"] == "2012-10-17"
+    sids = []
+    for statement in statements(policy):
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, statement
+        assert statement["Effect"] == "Allow"
+        assert re.match(r"^[A-Za-z0-9]+$", statement["Sid"]), statement["Sid"]
+        sids.append(statement["Sid"])
+        for action in as_list(statement["Action"]):
+            assert re.match(r"^[a-z0-9-]+:[A-Za-z]+$", action), "not one named action: %r" % action
+        assert "NotAction" not in statement and "NotResource" not in statement
+    assert len(sids) == len(set(sids))
+
+
+def test_every_call_the_collection_made_is_allowed(observed):
+    actions = allowed(load_policy())
+    missing = dict((a, calls[0]) for a, calls in observed.items() if a not in actions)
+    assert not missing, "calls the policy does not allow: %s" % missing
+
+
+def test_the_policy_allows_nothing_it_does_not_need(observed):
+    extras = set(allowed(load_policy())) - set(observed)
+    documented = justified_extras()
+    undocumented = sorted(a for a in extras if a not in documented)
+    assert not undocumented, "allowed but never called, and no reason in iam/README.md: %s" % undocumented
+    # a reason listed for an action the proxies did see is stale: it is needed because it is called
+    stale = sorted(a for a in documented if a in observed)
+    assert not stale, "iam/README.md explains as unseen actions that were called: %s" % stale
+    # and every documented action is really in the policy
+    assert not sorted(a for a in documented if a not in allowed(load_policy()))
+
+
+def test_what_only_cloudformation_needs_is_allowed_only_through_cloudformation(observed):
+    extras = set(justified_extras())
+    for statement in statements(load_policy()):
+        unseen = extras & set(as_list(statement["Action"]))
+        if not unseen:
+            continue
+        # a statement of such actions holds nothing the collection calls itself
+        assert not unseen ^ set(as_list(statement["Action"])), statement["Sid"]
+        assert statement.get("Condition") == {
+            "ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}, statement["Sid"]
+
+
+def test_the_collection_itself_never_calls_sqs_or_iam(observed):
+    assert not [a for a in observed if a.startswith(("sqs:", "iam:"))], sorted(observed)
+
+
+def test_resources_are_scoped_to_the_collections_stacks_and_topics(observed):
+    actions = allowed(load_policy())
+    # what changes stacks touches only the collection's stacks
+    for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack"):
+        assert actions[action] == [STACKS], (action, actions[action])
+    for action in ("sns:Subscribe", "sns:CreateTopic", "sns:DeleteTopic",
+                   "sns:SetTopicAttributes"):
+        assert actions[action] == [TOPICS], (action, actions[action])
+    for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms"):
+        assert actions[action] == ["arn:aws:cloudwatch:*:*:alarm:*"], (action, actions[action])
+    for action in ("cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard"):
+        assert actions[action] == ["arn:aws:cloudwatch::*:dashboard/sagemaker-monitoring-*"], (action, actions[action])
+    # "*" only where AWS offers no resource-level permission or the call lists a whole region
+    for action, resources in actions.items():
+        if "*" in resources:
+            assert action in STAR_ONLY, "%s is allowed on every resource" % action
+            assert resources == ["*"]
+
+
+# Actions allowed on "*": listings of a region, and actions without resource-level permissions.
+STAR_ONLY = {
+    "cloudformation:DescribeStacks",  # the prune lists every stack of the region
+    "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData",
+    "sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents",
+    "ec2:DescribeRegions",
+    "sns:ListSubscriptions",  # one listing of the account's subscriptions per region
+    "sns:Unsubscribe",  # acts on a subscription ARN, not a topic
+    "sns:GetSubscriptionAttributes",  # raw message delivery: acts on a subscription ARN, not a topic
+    "sns:SetSubscriptionAttributes",
+}
