@@ -3,7 +3,6 @@ body that dashboard.build_dashboard computed; and the dashboard_preview module r
 
 import io
 import itertools
-import json
 import os
 
 import pytest
@@ -314,31 +313,11 @@ def test_html_shows_the_png_and_lists_every_widget(body, rendered, tmp_path):
 
 # --------------------------------------------------------------------------------------------- the module
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core before 2.19
-    import contextlib
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-
-
 def run_module(args, capsys):
-    from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import dashboard_preview as module
+    from module_runner import run_module as run
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import dashboard_preview
 
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+    return run(dashboard_preview, args, capsys)
 
 
 def test_module_writes_png_and_html_and_changes_only_when_they_change(body, tmp_path, capsys):

@@ -6,34 +6,10 @@ import pytest
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import monitoring_spec, sagemaker_dashboard
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core before 2.19
-    import contextlib
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
+from module_runner import run_module  # noqa: E402
 
 ENDPOINT = "fraud-scoring"
 REGION = "eu-west-1"
-
-
-def run_module(module, args, capsys):
-    """Run module.main() with args; return (exit code, result dict)."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    out = capsys.readouterr().out
-    return info.value.code, json.loads(out)
 
 
 # --------------------------------------------------------------------------------------------- monitoring_spec
