@@ -22,6 +22,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instance_types import (
     NEURON_FAMILIES,
     instance_counts,
+    instance_family,
 )
 
 COLLECTION = "mlops.sagemaker_monitoring"
@@ -387,8 +388,7 @@ def _normalise_variants(check, variants, default_instance_type):
             "vcpus": vcpus,
             "gpus": gpus,
             # Neuron devices (Inferentia, Trainium) publish no GPU metrics.
-            "gpu_metrics": bool(gpus) and not (isinstance(instance_type, str) and instance_type.lower().replace(
-                "ml.", "", 1).partition(".")[0] in NEURON_FAMILIES),
+            "gpu_metrics": bool(gpus) and instance_family(instance_type) not in NEURON_FAMILIES,
             "serverless": _check_serverless(check, field + ".serverless", variant.get("serverless")),
         })
     names = [v["name"] for v in result]
@@ -695,3 +695,11 @@ def check_template_size(endpoint, body):
     if size > MAX_TEMPLATE_BODY_BYTES:
         raise SpecError(endpoint, ["template: the rendered template is %d bytes; CloudFormation accepts at most %d "
                                    "inline. Enable fewer metrics or variants." % (size, MAX_TEMPLATE_BODY_BYTES)])
+
+
+def check_template_limits(endpoint, template, body):
+    """The rendered template must fit CloudFormation's inline body and resource limits."""
+    check_template_size(endpoint, body)
+    resources = len(template.get("Resources", {}))
+    if resources > MAX_RESOURCES:
+        raise SpecError(endpoint, ["template: %d resources; CloudFormation allows %d" % (resources, MAX_RESOURCES)])

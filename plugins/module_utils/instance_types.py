@@ -68,19 +68,30 @@ INSTANCE_TYPES = {
 _PREFIX = "ml."
 
 
-def instance_counts(instance_type):
-    """Return ``(vcpus, gpus)`` of a SageMaker instance type such as ``ml.g5.12xlarge``.
-
-    The ``ml.`` prefix may be left out. Anything not in the table (an unknown family or size, None, a
-    non-string) gives ``(None, None)``.
-    """
+def _family_and_size(instance_type):
+    """("g5", "12xlarge") for "ml.g5.12xlarge" (the ``ml.`` prefix may be left out); (None, None) if not a type."""
     if not isinstance(instance_type, str):
         return None, None
     name = instance_type.strip().lower()
     if name.startswith(_PREFIX):
         name = name[len(_PREFIX):]
     family, dot, size = name.partition(".")
-    if not dot:
+    return (family, size) if dot else (None, None)
+
+
+def instance_family(instance_type):
+    """The family of an instance type ("g5" for "ml.g5.12xlarge"), or None."""
+    return _family_and_size(instance_type)[0]
+
+
+def instance_counts(instance_type):
+    """Return ``(vcpus, gpus)`` of a SageMaker instance type such as ``ml.g5.12xlarge``.
+
+    The ``ml.`` prefix may be left out. Anything not in the table (an unknown family or size, None, a
+    non-string) gives ``(None, None)``.
+    """
+    family, size = _family_and_size(instance_type)
+    if family is None:
         return None, None
     return INSTANCE_TYPES.get(family, {}).get(size, (None, None))
 

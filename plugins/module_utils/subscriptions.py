@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 PENDING = "PendingConfirmation"
+# Protocols whose subscriptions can deliver the raw message, without the SNS envelope.
+RAW_DELIVERY_PROTOCOLS = ("sqs", "https")
 
 
 def _key(protocol, endpoint):
@@ -67,3 +69,24 @@ def describe_plan(plan):
     lines += ["- subscription %s %s" % (s["Protocol"], redact(s["Protocol"], s["Endpoint"]))
               for s in plan["unsubscribe"]]
     return lines
+
+
+def raw_delivery_updates(keep, read_attributes):
+    """(subscription ARN, wanted subscriber) for kept, confirmed sqs/https subscriptions whose raw delivery
+    differs from the listed one. read_attributes(arn) returns the subscription's attributes
+    (GetSubscriptionAttributes): the listing of subscriptions does not show them."""
+    updates = []
+    for sub, wanted in keep:
+        if wanted["protocol"] not in RAW_DELIVERY_PROTOCOLS or sub["SubscriptionArn"] == PENDING:
+            continue
+        current = read_attributes(sub["SubscriptionArn"]).get("RawMessageDelivery", "false") == "true"
+        if current != bool(wanted.get("raw_message_delivery")):
+            updates.append((sub["SubscriptionArn"], wanted))
+    return updates
+
+
+def describe_raw_updates(updates):
+    """Readable lines for the raw-delivery changes of raw_delivery_updates."""
+    return ["~ subscription %s %s: RawMessageDelivery -> %s" % (
+        w["protocol"], redact(w["protocol"], w["endpoint"]), str(bool(w.get("raw_message_delivery"))).lower())
+        for _arn, w in updates]

@@ -207,6 +207,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import backtest
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cloudwatch_data import metric_data_pages
 
 MAX_DAYS = 455  # CloudWatch keeps hourly datapoints for 455 days
 # Errors that mean the caller cannot read CloudWatch at all: fail rather than report every alarm as refused.
@@ -276,13 +277,7 @@ class Fetcher:
     def _call(self, queries, start, end):
         """All pages of one call; raises ClientError when the service refuses it."""
         found = {}
-        token = None
-        while True:
-            kwargs = dict(MetricDataQueries=queries, StartTime=utc(start), EndTime=utc(end),
-                          ScanBy="TimestampAscending")
-            if token:
-                kwargs["NextToken"] = token
-            answer = self.client.get_metric_data(aws_retry=True, **kwargs)
+        for answer in metric_data_pages(self.client, queries, utc(start), utc(end)):
             self.calls += 1
             for result in answer.get("MetricDataResults", []):
                 points = found.setdefault(result["Id"], {})
@@ -290,9 +285,7 @@ class Fetcher:
                     self.refused[result["Id"]] = "status %s" % result["StatusCode"]
                 for stamp, value in zip(result.get("Timestamps", []), result.get("Values", [])):
                     points[calendar.timegm(stamp.utctimetuple())] = value
-            token = answer.get("NextToken")
-            if not token:
-                return found
+        return found
 
     def run(self, request):
         try:

@@ -173,6 +173,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import dashboard_preview as preview
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cloudwatch_data import metric_data_pages
 
 ALIGN_SECONDS = 300
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
@@ -212,19 +213,12 @@ def error_code(e):
 def get_metric_data(client, queries, start, end):
     """{query id: (timestamps as epoch seconds, values)} of one request, all pages."""
     found = dict((q["Id"], ([], [])) for q in queries if q.get("ReturnData", True))
-    token = None
-    while True:
-        kwargs = dict(MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending")
-        if token:
-            kwargs["NextToken"] = token
-        answer = client.get_metric_data(aws_retry=True, **kwargs)
+    for answer in metric_data_pages(client, queries, start, end):
         for result in answer.get("MetricDataResults", []):
             times, values = found.setdefault(result["Id"], ([], []))
             times.extend(calendar.timegm(t.utctimetuple()) for t in result.get("Timestamps", []))
             values.extend(result.get("Values", []))
-        token = answer.get("NextToken")
-        if not token:
-            return found
+    return found
 
 
 def fetch_series(module, body, start, end):

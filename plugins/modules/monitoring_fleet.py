@@ -94,9 +94,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
-    MAX_RESOURCES,
     SpecError,
-    check_template_size,
+    check_template_limits,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet import (
     FINGERPRINT_OUTPUT,
@@ -116,7 +115,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_p
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     PENDING,
     describe_plan,
+    describe_raw_updates,
     plan_subscriptions,
+    raw_delivery_updates,
     redact,
 )
 
@@ -179,9 +180,7 @@ class Region:
             desired_fingerprint = applied["Outputs"][FINGERPRINT_OUTPUT]["Value"]
             body = minify(applied)
             try:
-                check_template_size(entry["endpoint"], body)
-                if len(entry["template"].get("Resources", {})) > MAX_RESOURCES:
-                    raise SpecError(entry["endpoint"], ["template: more than %d resources" % MAX_RESOURCES])
+                check_template_limits(entry["endpoint"], entry["template"], body)
             except SpecError as e:
                 self.result(entry, status="failed", error=str(e))
                 continue
@@ -302,18 +301,6 @@ class Region:
             in_flight = still
 
     # ---------------------------------------------------------------- subscriptions
-    def _raw_delivery_updates(self, keep):
-        """(subscription ARN, wanted subscriber) for kept sqs/https subscriptions whose raw delivery differs."""
-        updates = []
-        for sub, wanted in keep:
-            if wanted["protocol"] not in ("sqs", "https") or sub["SubscriptionArn"] == PENDING:
-                continue
-            attrs = self.sns.get_subscription_attributes(aws_retry=True, SubscriptionArn=sub["SubscriptionArn"])
-            current = attrs.get("Attributes", {}).get("RawMessageDelivery", "false") == "true"
-            if current != bool(wanted.get("raw_message_delivery")):
-                updates.append((sub["SubscriptionArn"], wanted))
-        return updates
-
     def subscribe(self, check_mode):
         wanted = [e for e in self.entries if self.results[e["endpoint"]]["status"] != "failed"
                   and (e.get("subscribers") or e.get("purge_subscriptions"))]
@@ -336,13 +323,12 @@ class Region:
             if settings_changed:
                 # Only where the fingerprint says the settings changed: a run with no change reads no attributes.
                 try:
-                    raw_updates = self._raw_delivery_updates(plan["keep"])
+                    raw_updates = raw_delivery_updates(plan["keep"], lambda arn: self.sns.get_subscription_attributes(
+                        aws_retry=True, SubscriptionArn=arn).get("Attributes", {}))
                 except AWS_ERRORS as e:
                     self.fail(entry, "failed to read the subscriptions of %s: %s" % (topic, e))
                     continue
-                lines += ["~ subscription %s %s: RawMessageDelivery -> %s" % (
-                    w["protocol"], redact(w["protocol"], w["endpoint"]), str(w["raw_message_delivery"]).lower())
-                    for _arn, w in raw_updates]
+                lines += describe_raw_updates(raw_updates)
             pending = [{"protocol": s["Protocol"], "endpoint": redact(s["Protocol"], s["Endpoint"])}
                        for s in plan["pending"]]
             if lines:

@@ -100,10 +100,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
-    MAX_RESOURCES,
     SpecError,
-    check_template_size,
+    check_template_limits,
 )
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet import outputs_of
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
     PlanError,
     parse_template,
@@ -136,12 +136,8 @@ def main():
     body = None
     if p["state"] == "present":
         body = json.dumps(p["template"], separators=(",", ":"))
-        resources = len(p["template"].get("Resources", {}))
         try:
-            check_template_size(p["endpoint_name"], body)
-            if resources > MAX_RESOURCES:
-                raise SpecError(p["endpoint_name"], ["template: %d resources; CloudFormation allows %d"
-                                                     % (resources, MAX_RESOURCES)])
+            check_template_limits(p["endpoint_name"], p["template"], body)
         except SpecError as e:
             module.fail_json(msg=str(e))
 
@@ -159,7 +155,7 @@ def main():
     except PlanError as e:
         module.fail_json(msg="endpoint %r: %s" % (p["endpoint_name"], e))
 
-    outputs = dict((o["OutputKey"], o["OutputValue"]) for o in (stack or {}).get("Outputs", []))
+    outputs = outputs_of(stack)
     result = dict(
         changed=plan["action"] != "none",
         action=plan["action"],

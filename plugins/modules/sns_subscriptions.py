@@ -107,11 +107,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     PENDING,
     describe_plan,
+    describe_raw_updates,
     plan_subscriptions,
+    raw_delivery_updates,
     redact,
 )
-
-RAW_PROTOCOLS = ("sqs", "https")
 
 
 def _show(protocol, endpoint):
@@ -156,16 +156,10 @@ def main():
             module.fail_json_aws(e, msg="Failed to list the subscriptions of %s" % topic_arn)
 
     plan = plan_subscriptions(existing, p["subscribers"], purge=p["purge"])
-    attribute_updates = []
     pending = [_show(s["Protocol"], s["Endpoint"]) for s in plan["pending"]]
     try:
-        for sub, wanted in plan["keep"]:
-            if wanted["protocol"] not in RAW_PROTOCOLS or sub["SubscriptionArn"] == PENDING:
-                continue
-            attrs = client.get_subscription_attributes(aws_retry=True, SubscriptionArn=sub["SubscriptionArn"])
-            current = attrs.get("Attributes", {}).get("RawMessageDelivery", "false") == "true"
-            if current != wanted["raw_message_delivery"]:
-                attribute_updates.append((sub["SubscriptionArn"], wanted))
+        attribute_updates = raw_delivery_updates(plan["keep"], lambda arn: client.get_subscription_attributes(
+            aws_retry=True, SubscriptionArn=arn).get("Attributes", {}))
         if not module.check_mode:
             for wanted in plan["subscribe"]:
                 kwargs = dict(TopicArn=topic_arn, Protocol=wanted["protocol"], Endpoint=wanted["endpoint"],
@@ -185,9 +179,7 @@ def main():
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to update the subscriptions of %s" % topic_arn)
 
-    lines = describe_plan(plan) + ["~ subscription %s %s: RawMessageDelivery -> %s" % (
-        w["protocol"], redact(w["protocol"], w["endpoint"]), str(w["raw_message_delivery"]).lower())
-        for _arn, w in attribute_updates]
+    lines = describe_plan(plan) + describe_raw_updates(attribute_updates)
     result = dict(
         changed=bool(lines),
         subscribed=[_show(s["protocol"], s["endpoint"]) for s in plan["subscribe"]],

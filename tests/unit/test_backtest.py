@@ -444,3 +444,22 @@ def test_module_refuses_bad_arguments_in_words(monkeypatch, capsys, args, messag
     assert code == 1 and result["failed"]
     assert message in result["msg"], result["msg"]
     json.dumps(result)
+
+
+def test_metric_data_pages_follows_next_token_with_retries_on():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cloudwatch_data import metric_data_pages
+
+    class Client:
+        def __init__(self):
+            self.calls = []
+
+        def get_metric_data(self, **kwargs):
+            self.calls.append(kwargs)
+            return {"MetricDataResults": [{"Id": "m%d" % len(self.calls)}],
+                    "NextToken": "t%d" % len(self.calls) if len(self.calls) < 3 else None}
+
+    client = Client()
+    pages = list(metric_data_pages(client, [{"Id": "m"}], "start", "end"))
+    assert [p["MetricDataResults"][0]["Id"] for p in pages] == ["m1", "m2", "m3"]
+    assert [c.get("NextToken") for c in client.calls] == [None, "t1", "t2"]
+    assert all(c["aws_retry"] and c["ScanBy"] == "TimestampAscending" for c in client.calls)

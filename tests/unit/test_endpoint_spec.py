@@ -1038,3 +1038,17 @@ def test_settings_that_would_be_ignored_are_refused(kwargs, field):
     with pytest.raises(SpecError) as error:
         build_spec("ep", "us-east-1", **kwargs)
     assert [p for p in error.value.problems if p.startswith(field + ":")], error.value.problems
+
+
+def test_template_limits_cover_size_and_resource_count():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import check_template_limits
+
+    small = {"Resources": dict(("R%d" % i, {"Type": "AWS::SNS::Topic"}) for i in range(500))}
+    check_template_limits(ENDPOINT, small, "{}")
+    big = {"Resources": dict(("R%d" % i, {"Type": "AWS::SNS::Topic"}) for i in range(501))}
+    with pytest.raises(SpecError) as error:
+        check_template_limits(ENDPOINT, big, "{}")
+    assert error.value.problems == ["template: 501 resources; CloudFormation allows 500"]
+    with pytest.raises(SpecError) as error:
+        check_template_limits(ENDPOINT, small, "x" * (MAX_TEMPLATE_BODY_BYTES + 1))
+    assert error.value.problems[0].startswith("template: the rendered template is")

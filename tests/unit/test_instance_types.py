@@ -106,3 +106,13 @@ def test_unknown_gives_none_for_both(instance_type):
 def test_cpu_only_is_zero_gpus_not_unknown():
     vcpus, gpus = instance_counts("ml.c5.xlarge")
     assert vcpus == 4 and gpus == 0 and gpus is not None
+
+
+def test_instance_family_is_parsed_like_the_counts():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instance_types import instance_family
+
+    assert instance_family("ml.g5.12xlarge") == "g5"
+    assert instance_family("ML.Inf2.XLarge") == "inf2"
+    assert instance_family("trn1.2xlarge") == "trn1"
+    assert instance_family("nonsense") is None
+    assert instance_family(None) is None

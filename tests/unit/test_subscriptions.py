@@ -140,3 +140,36 @@ def test_describe_plan_redacts_webhooks():
         "- subscription https https://old.example.com/...",
     ]
     assert not any(secret in line for line in lines for secret in ("T0KEN", "s3cr3t", "abc123"))
+
+
+def test_raw_delivery_updates_read_only_confirmed_sqs_and_https_subscriptions():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+        describe_raw_updates,
+        raw_delivery_updates,
+    )
+
+    def kept(protocol, endpoint, arn, raw):
+        return ({"Protocol": protocol, "Endpoint": endpoint, "SubscriptionArn": arn},
+                {"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw})
+
+    keep = [
+        kept("sqs", "arn:aws:sqs:us-east-1:123456789012:on", "arn:on", True),       # off now: turn on
+        kept("sqs", "arn:aws:sqs:us-east-1:123456789012:same", "arn:same", False),  # already as listed
+        kept("https", "https://hooks.example.com/T0K3N", "PendingConfirmation", True),  # no ARN to act on
+        kept("email", "a@example.com", "arn:mail", True),                           # email has no raw delivery
+        kept("https", "https://hooks.example.com/T0K3N", "arn:hook", False),        # on now: turn off
+    ]
+    current = {"arn:on": {}, "arn:same": {"RawMessageDelivery": "false"}, "arn:hook": {"RawMessageDelivery": "true"}}
+    read = []
+
+    def read_attributes(arn):
+        read.append(arn)
+        return current[arn]
+
+    updates = raw_delivery_updates(keep, read_attributes)
+    assert read == ["arn:on", "arn:same", "arn:hook"]
+    assert [(arn, w["raw_message_delivery"]) for arn, w in updates] == [("arn:on", True), ("arn:hook", False)]
+    assert describe_raw_updates(updates) == [
+        "~ subscription sqs arn:aws:sqs:us-east-1:123456789012:on: RawMessageDelivery -> true",
+        "~ subscription https https://hooks.example.com/...: RawMessageDelivery -> false",
+    ]
