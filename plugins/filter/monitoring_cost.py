@@ -11,24 +11,19 @@ name: monitoring_cost
 short_description: The monthly CloudWatch cost of the monitoring, per endpoint and for the fleet
 version_added: 1.0.0
 description:
-  - Prices what the run deploys for each host (one endpoint each) from the alarms its render step computed
-    (C(endpoint_monitoring__spec.spec.alarms) and the composite alarm), and its dashboard.
+  - Prices what the run deploys for each endpoint from the role's fleet result, C(endpoint_monitoring_fleet),
+    from the alarms computed for it (with the composite alarm) and the metrics of its dashboard.
   - CloudWatch bills an alarm per metric it evaluates (a metric-math alarm one per metric its expression
     queries, an anomaly-detection alarm three), more for alarms with periods under 60 seconds, composite alarms
     at a price of their own, and dashboards beyond the account's free ones.
   - Also prices the alternative of fleet dashboards (several endpoints each, as few as CloudWatch's 500 widgets
     and 2,500 metrics per dashboard allow) instead of one dashboard per endpoint, and says what it saves.
   - Hosts without a computed spec (failed before rendering) are listed as not priced.
-positional: hosts, prices
+positional: prices
 options:
   _input:
-    description: C(hostvars).
+    description: C(endpoint_monitoring_fleet), registered by the endpoint_monitoring role.
     type: dict
-    required: true
-  hosts:
-    description: The hosts of the play (one endpoint each).
-    type: list
-    elements: str
     required: true
   prices:
     description:
@@ -42,7 +37,7 @@ options:
 EXAMPLES = r"""
 - name: Print the monthly cost
   ansible.builtin.debug:
-    msg: "{{ hostvars | mlops.sagemaker_monitoring.monitoring_cost(ansible_play_hosts_all, {'dashboard': 3.0}) }}"
+    msg: "{{ endpoint_monitoring_fleet | mlops.sagemaker_monitoring.monitoring_cost({'dashboard': 3.0}) }}"
   run_once: true
 """
 
@@ -62,10 +57,6 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cost im
     fleet_cost,
     merge_prices,
 )
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
-    DashboardError,
-    build_fleet_dashboards,
-)
 
 
 def _plain(value):
@@ -77,52 +68,33 @@ def _plain(value):
     return value
 
 
-def host_alarms(spec):
-    """The endpoint's alarms, with its composite alarm (kept apart in the spec) as one of kind composite."""
-    alarms = list(spec.get("alarms") or [])
-    composite = spec.get("composite")
-    names = set(a.get("name") for a in alarms)
-    if isinstance(composite, dict) and composite.get("name") not in names:
-        alarms.append(dict(composite, kind="composite"))
-    return alarms
-
-
-def dashboard_metrics(body):
-    if not isinstance(body, dict):
-        return None
-    return sum(len((w.get("properties") or {}).get("metrics") or []) for w in body.get("widgets") or [])
-
-
-def monitoring_cost(hostvars, hosts, prices=None):
+def monitoring_cost(fleet, prices=None):
+    fleet = _plain(fleet or {})
+    results = fleet.get("hosts") or {}
+    usage = fleet.get("usage") or {}
     try:
         prices = merge_prices(_plain(prices) or {})
-        costs = {}
-        fleet_entries = []
-        not_priced = []
-        for host in hosts:
-            facts = hostvars[host]
-            spec = (facts.get("endpoint_monitoring__spec") or {}).get("spec")
-            if not isinstance(spec, dict):
-                not_priced.append(host)
-                continue
-            spec = _plain(spec)
-            body = _plain((facts.get("endpoint_monitoring__dashboard") or {}).get("body"))
-            costs[spec["endpoint"]] = endpoint_cost(host_alarms(spec), dashboards=1, prices=prices,
-                                                    dashboard_metrics=dashboard_metrics(body))
-            fleet_entries.append({
-                "endpoint": spec["endpoint"], "region": spec["region"], "variants": spec.get("variants") or [],
-                "alarms": spec.get("alarms") or [], "endpoint_metrics": spec.get("endpoint_metrics"),
-                "components": spec.get("components"),
-            })
+        costs = dict((endpoint, endpoint_cost(u["alarms"], dashboards=u["dashboards"], prices=prices,
+                                              dashboard_metrics=u["dashboard_metrics"]))
+                     for endpoint, u in usage.items())
         if not costs:
             return ["Monthly CloudWatch cost: no endpoint to price (none got as far as computing its alarms)."]
-        fleet_dashboards = build_fleet_dashboards(fleet_entries)
-        fleet = fleet_cost(costs, prices, fleet_dashboard_count=len(fleet_dashboards),
-                           fleet_dashboard_metrics=[d["metrics"] for d in fleet_dashboards])
-        layout = (sum(d["widgets"] for d in fleet_dashboards), sum(d["metrics"] for d in fleet_dashboards))
-        lines = describe(costs, fleet, prices, fleet_layout=layout)
-    except (CostError, DashboardError) as e:
+        # Fleet dashboards this run keeps are billed like any other dashboard (the free ones counted once).
+        pages = [page for board in (fleet.get("fleet_dashboards") or {}).values() for page in board.get("pages") or []]
+        if pages:
+            costs["(fleet dashboards)"] = endpoint_cost([], dashboards=len(pages), prices=prices,
+                                                        dashboard_metrics=[p["metrics"] for p in pages])
+        layout = None if pages else fleet.get("fleet_dashboard_layout")
+        if layout:
+            totals = fleet_cost(costs, prices, fleet_dashboard_count=len(layout),
+                                fleet_dashboard_metrics=[d["metrics"] for d in layout])
+            lines = describe(costs, totals, prices, fleet_layout=(sum(d["widgets"] for d in layout),
+                                                                  sum(d["metrics"] for d in layout)))
+        else:
+            lines = describe(costs, fleet_cost(costs, prices), prices)
+    except CostError as e:
         raise AnsibleFilterError("monitoring_cost: %s" % e)
+    not_priced = sorted(h for h, r in results.items() if r.get("endpoint") not in usage)
     if not_priced:
         lines.append("Not priced (no computed alarms): %s" % ", ".join(not_priced))
     return lines

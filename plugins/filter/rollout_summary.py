@@ -11,11 +11,12 @@ name: rollout_summary
 short_description: One line per endpoint on how a monitoring run went
 version_added: 1.0.0
 description:
-  - Turns each host's C(endpoint_monitoring_result) into a line (changed, unchanged, failed with why) and a total.
+  - Turns the role's fleet result (C(endpoint_monitoring_fleet)) into a line per endpoint (changed, unchanged,
+    failed with why) and a total. Hosts of the play without a result (failed before the role) are "not run".
 positional: hosts
 options:
   _input:
-    description: C(hostvars).
+    description: C(endpoint_monitoring_fleet), registered by the endpoint_monitoring role.
     type: dict
     required: true
   hosts:
@@ -28,7 +29,7 @@ options:
 EXAMPLES = r"""
 - name: Print the summary
   ansible.builtin.debug:
-    msg: "{{ hostvars | mlops.sagemaker_monitoring.rollout_summary(ansible_play_hosts_all) }}"
+    msg: "{{ endpoint_monitoring_fleet | mlops.sagemaker_monitoring.rollout_summary(ansible_play_hosts_all) }}"
   run_once: true
 """
 
@@ -42,8 +43,9 @@ _value:
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize
 
 
-def rollout_summary(hostvars, hosts):
-    return summarize(dict((h, hostvars[h].get("endpoint_monitoring_result")) for h in hosts))
+def rollout_summary(fleet, hosts):
+    results = (fleet or {}).get("hosts") or {}
+    return summarize(dict((h, results.get(h)) for h in hosts))
 
 
 class FilterModule(object):

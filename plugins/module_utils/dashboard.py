@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import catalog
 
@@ -384,22 +385,9 @@ def _metric_count(widgets):
     return sum(len(w["properties"].get("metrics", [])) for w in widgets)
 
 
-def build_fleet_dashboards(endpoints, name=FLEET_DASHBOARD_NAME, metrics=None, max_widgets=MAX_WIDGETS,
-                           max_metrics=MAX_METRICS):
-    """Lay out many endpoints on as few dashboards as CloudWatch's limits allow.
-
-    endpoints: one mapping per endpoint with endpoint, region, variants (names, or mappings with name and
-    metrics), alarms, and optionally endpoint_metrics and components (as endpoint_spec.build_spec returns them).
-    Each dashboard starts with a header row; each endpoint gets a header row and one graph per metric group
-    (4 x 5, six to a row) with a line per variant, and each alarm threshold as an annotation. Endpoints are
-    packed in order and never split between dashboards.
-    Returns [{"name", "endpoints", "widgets", "metrics", "body"}]; the name is suffixed -1, -2, ... when the
-    fleet needs more than one dashboard.
-    """
-    if not endpoints:
-        return []
-    pages = []
-    current = None
+def fleet_sections(endpoints, metrics=None):
+    """[(endpoint, widgets)] in the given order: each endpoint's header row and graphs, placed from y = 0."""
+    sections = []
     seen = set()
     for entry in endpoints:
         if entry["endpoint"] in seen:
@@ -408,11 +396,44 @@ def build_fleet_dashboards(endpoints, name=FLEET_DASHBOARD_NAME, metrics=None, m
         if not entry.get("variants") and not entry.get("endpoint_metrics"):
             raise DashboardError("endpoint %r: at least one production variant is needed for a dashboard"
                                  % entry["endpoint"])
-        widgets = _fleet_endpoint_widgets(entry, metrics)
+        sections.append((entry["endpoint"], _fleet_endpoint_widgets(entry, metrics)))
+    return sections
+
+
+SECTION_HEADER = re.compile(r"^### `([^`]+)` \(")
+
+
+def sections_of(body):
+    """The endpoint sections of a fleet dashboard body this collection made, as fleet_sections gives them:
+    [(endpoint, widgets placed from y = 0)], in the order they are on the page."""
+    widgets = sorted((w for w in (body or {}).get("widgets") or [] if isinstance(w, dict)),
+                     key=lambda w: (w.get("y", 0), w.get("x", 0)))
+    sections = []
+    for widget in widgets:
+        markdown = (widget.get("properties") or {}).get("markdown") or "" if widget.get("type") == "text" else ""
+        match = SECTION_HEADER.match(markdown)
+        if match:
+            sections.append((match.group(1), widget.get("y", 0), [widget]))
+        elif sections and widget.get("type") != "text":
+            sections[-1][2].append(widget)
+    result = []
+    for endpoint, top, parts in sections:
+        result.append((endpoint, [dict(w, y=w.get("y", 0) - top) for w in parts]))
+    return result
+
+
+def pack_fleet_dashboards(sections, name=FLEET_DASHBOARD_NAME, max_widgets=MAX_WIDGETS, max_metrics=MAX_METRICS):
+    """Lay endpoint sections out on as few dashboards as CloudWatch's limits allow, in order, never splitting
+    an endpoint. Returns [{"name", "endpoints", "widgets", "metrics", "body"}]; the name is suffixed -1, -2, ...
+    when more than one dashboard is needed."""
+    pages = []
+    current = None
+    for endpoint, section in sections:
+        widgets = [dict(w) for w in section]
         count = _metric_count(widgets)
         if 1 + len(widgets) > max_widgets or count > max_metrics:
             raise DashboardError("endpoint %r alone needs %d widgets and %d metrics; a dashboard holds %d and %d"
-                                 % (entry["endpoint"], 1 + len(widgets), count, max_widgets, max_metrics))
+                                 % (endpoint, 1 + len(widgets), count, max_widgets, max_metrics))
         if current is None or current["widgets"] + len(widgets) > max_widgets or \
                 current["metrics"] + count > max_metrics:
             current = {"endpoints": [], "widgets": 1, "metrics": 0, "parts": [], "height": FLEET_HEADER_HEIGHT}
@@ -422,7 +443,7 @@ def build_fleet_dashboards(endpoints, name=FLEET_DASHBOARD_NAME, metrics=None, m
             widget["y"] += current["height"]
         current["parts"].extend(widgets)
         current["height"] += height
-        current["endpoints"].append(entry["endpoint"])
+        current["endpoints"].append(endpoint)
         current["widgets"] += len(widgets)
         current["metrics"] += count
 
@@ -442,3 +463,18 @@ def build_fleet_dashboards(endpoints, name=FLEET_DASHBOARD_NAME, metrics=None, m
                        "metrics": page["metrics"], "body": {"start": "-PT6H", "periodOverride": "inherit",
                                                             "widgets": widgets}})
     return result
+
+
+def build_fleet_dashboards(endpoints, name=FLEET_DASHBOARD_NAME, metrics=None, max_widgets=MAX_WIDGETS,
+                           max_metrics=MAX_METRICS):
+    """Lay out many endpoints on as few dashboards as CloudWatch's limits allow.
+
+    endpoints: one mapping per endpoint with endpoint, region, variants (names, or mappings with name and
+    metrics), alarms, and optionally endpoint_metrics and components (as endpoint_spec.build_spec returns them).
+    Each dashboard starts with a header row; each endpoint gets a header row and one graph per metric group
+    (4 x 5, six to a row) with a line per variant, and each alarm threshold as an annotation. Endpoints are
+    packed in order and never split between dashboards.
+    Returns [{"name", "endpoints", "widgets", "metrics", "body"}]; the name is suffixed -1, -2, ... when the
+    fleet needs more than one dashboard.
+    """
+    return pack_fleet_dashboards(fleet_sections(endpoints, metrics), name, max_widgets, max_metrics)

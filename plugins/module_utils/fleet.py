@@ -37,20 +37,25 @@ def without_fingerprint(template):
 def fingerprint(template, tags, subscribers=None):
     """What is applied, in 16 hex digits: the template (without the fingerprint), the tags and the subscribers
     with raw message delivery. A subscription's attributes are not in the listing of subscriptions, so turning raw
-    delivery on or off has to show in the fingerprint to be noticed without reading every subscription."""
+    delivery on or off has to show in the fingerprint to be noticed without reading every subscription.
+
+    The template is a mapping, or the text it is rendered to: text is hashed as it is, so that a run where
+    nothing changed does not have to parse every endpoint's template to know it."""
     subs = sorted((s["protocol"], s["endpoint"]) for s in subscribers or [] if s.get("raw_message_delivery"))
-    content = json.dumps({"template": without_fingerprint(template), "tags": sorted(tags.items()),
-                          "subscribers": subs}, sort_keys=True, separators=(",", ":"))
+    content = json.dumps({"template": template if isinstance(template, str) else without_fingerprint(template),
+                          "tags": sorted(tags.items()), "subscribers": subs}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
-def with_fingerprint(template, tags, subscribers=None):
-    """The template to apply: the desired one plus its fingerprint as an output."""
+def with_fingerprint(template, tags, subscribers=None, value=None):
+    """The template (a mapping) to apply: the desired one plus its fingerprint as an output. value: the
+    fingerprint when it was computed from the template's text."""
+    value = value or fingerprint(template, tags, subscribers)
     template = dict(template)
     template["Outputs"] = dict(template.get("Outputs", {}))
     template["Outputs"][FINGERPRINT_OUTPUT] = {
         "Description": "What mlops.sagemaker_monitoring last applied, to skip unchanged stacks",
-        "Value": fingerprint(template, tags, subscribers)}
+        "Value": value}
     return template
 
 

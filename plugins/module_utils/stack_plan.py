@@ -41,12 +41,21 @@ class PlanError(Exception):
 
 
 def parse_template(body):
-    """GetTemplate answers with a dict for JSON bodies (botocore parses them) or a string."""
+    """A template as a mapping: GetTemplate answers with a dict for JSON bodies (botocore parses them) or a
+    string, and a rendered template is YAML text."""
     if body is None:
         return None
     if isinstance(body, dict):
         return json.loads(json.dumps(body))
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except ValueError:
+        import yaml  # only for YAML text; the controller running these modules always has PyYAML (ansible-core)
+
+        try:
+            return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as e:
+            raise ValueError(str(e))
 
 
 def _label(logical_id, resource):

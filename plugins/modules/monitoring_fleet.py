@@ -18,6 +18,10 @@ description:
   - For the other stacks it reads the deployed template and says each change in words, then starts the creates
     and updates together, at most O(concurrency) at a time, and waits for all of them in one loop that lists the
     region's stacks every O(poll_interval) seconds, up to O(wait_timeout) seconds.
+  - Entries with C(state=absent) have their stack deleted, if it is tagged as this collection's and has no
+    termination protection; the deletes are waited for in the same loop.
+  - C(termination_protection) of each entry is set on creation and kept right afterwards (the listing shows it).
+  - Webhook URLs of subscribers are hidden from the module's output and logs (they often hold tokens).
   - A stack left in ROLLBACK_COMPLETE by a failed creation holds nothing and is deleted and created again.
     Stacks not tagged as this collection's, stacks another operation is changing, and stacks stuck in a failed
     state are left alone with a message saying what to do.
@@ -29,7 +33,9 @@ options:
   endpoints:
     description:
       - One entry per endpoint with C(endpoint), C(region), C(stack_name), C(template) (mapping), C(tags), and
-        optionally C(subscribers), C(purge_subscriptions) and C(create_timeout) (minutes).
+        optionally C(subscribers), C(purge_subscriptions), C(create_timeout) (minutes), C(termination_protection)
+        (bool) and C(state) (V(present), the default, or V(absent), which needs only C(endpoint), C(region) and C(stack_name)
+        are needed).
     type: list
     elements: dict
     required: true
@@ -45,6 +51,17 @@ options:
     description: Seconds between two listings of the region's stacks while waiting.
     type: float
     default: 2.0
+  fleet_dashboards:
+    description:
+      - Fleet dashboards to keep right, after the stacks, each C(region), C(name) (the pages are the name, or the
+        name with -1, -2, ...), C(sections) (C([endpoint, widgets]) of this run's endpoints to show) and C(drop)
+        (this run's endpoints not to show).
+      - The deployed pages are read and merged with what this run knows; sections of endpoints the run does not
+        know stay while their monitoring stacks exist. Dashboards with these names that this collection did not
+        make are refused, not overwritten.
+    type: list
+    elements: dict
+    default: []
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -66,13 +83,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+fleet_dashboards:
+  description: Per fleet dashboard name, C(status), C(changes), C(pages) (name, endpoints, widgets, metrics), C(error).
+  returned: always
+  type: dict
 endpoints:
   description: Per endpoint name, its result.
   returned: always
   type: dict
   contains:
     status: {description: "C(changed), C(unchanged) or C(failed).", type: str, returned: always}
-    action: {description: "C(create), C(recreate), C(update) or C(none).", type: str, returned: always}
+    action: {description: "C(create), C(recreate), C(update), C(delete) or C(none).", type: str, returned: always}
     changes: {description: Each change in words., type: list, elements: str, returned: always}
     outputs: {description: Stack outputs., type: dict, returned: always}
     pending_confirmation: {description: Subscribers not confirmed yet., type: list, elements: dict, returned: always}
@@ -80,6 +101,7 @@ endpoints:
 """
 
 import collections
+import json
 import time
 
 try:
@@ -94,18 +116,26 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    COLLECTION,
+    ENDPOINT_TAG,
+    MANAGED_BY_TAG,
     SpecError,
     check_template_limits,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet import (
     FINGERPRINT_OUTPUT,
     SETTLED,
+    fingerprint,
     is_unchanged,
     minify,
     outputs_of,
     subscriptions_by_topic,
     with_fingerprint,
     without_fingerprint,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_dashboards import (
+    page_names,
+    plan_fleet_dashboards,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
     PlanError,
@@ -130,14 +160,30 @@ def _tag_list(tags):
 
 @RETRY
 def list_stacks(cfn):
+    """The region's stacks by name; deleted ones (some servers still list them) are gone."""
     pages = cfn.get_paginator("describe_stacks").paginate()
-    return dict((s["StackName"], s) for page in pages for s in page.get("Stacks", []))
+    return dict((s["StackName"], s) for page in pages for s in page.get("Stacks", [])
+                if s.get("StackStatus") != "DELETE_COMPLETE")
 
 
 @RETRY
 def list_subscriptions(sns):
     pages = sns.get_paginator("list_subscriptions").paginate()
     return [s for page in pages for s in page.get("Subscriptions", [])]
+
+
+@RETRY
+def list_dashboards(cloudwatch, prefix):
+    pages = cloudwatch.get_paginator("list_dashboards").paginate(DashboardNamePrefix=prefix)
+    return [d["DashboardName"] for page in pages for d in page.get("DashboardEntries", [])]
+
+
+def _body(text):
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _failure_reason(cfn, stack_id):
@@ -172,28 +218,69 @@ class Region:
         self.result(entry, status="failed", error="endpoint %r: %s" % (entry["endpoint"], error))
 
     # ---------------------------------------------------------------- plan
+    def plan_removal(self, entry, stack):
+        name = entry["stack_name"]
+        try:
+            deployed = None
+            if stack is not None:
+                deployed = parse_template(self.cfn.get_template(aws_retry=True, StackName=name)["TemplateBody"])
+            plan = plan_stack(name, stack, deployed, None, {}, state="absent")
+        except PlanError as e:
+            self.fail(entry, str(e))
+            return None
+        except AWS_ERRORS as e:
+            self.fail(entry, "failed to read stack %s: %s" % (name, e))
+            return None
+        if plan["action"] == "none":
+            return None
+        if stack.get("EnableTerminationProtection"):
+            self.fail(entry, "stack %s has termination protection: set endpoint_monitoring_termination_protection: "
+                             "false and run monitor_endpoints.yml first, then remove it" % name)
+            return None
+        self.result(entry, status="changed", action="delete", outputs=outputs_of(stack), changes=plan["changes"])
+        return {"entry": entry, "action": "delete", "stack": stack}
+
     def plan(self, listing):
         ops = []
         for entry in self.entries:
-            tags = dict(entry.get("tags") or {})
-            applied = with_fingerprint(entry["template"], tags, entry.get("subscribers"))
-            desired_fingerprint = applied["Outputs"][FINGERPRINT_OUTPUT]["Value"]
-            body = minify(applied)
-            try:
-                check_template_limits(entry["endpoint"], entry["template"], body)
-            except SpecError as e:
-                self.result(entry, status="failed", error=str(e))
+            if entry.get("state") == "absent":
+                op = self.plan_removal(entry, listing.get(entry["stack_name"]))
+                if op:
+                    ops.append(op)
+                else:
+                    self.result(entry)
                 continue
+            tags = dict(entry.get("tags") or {})
+            desired_fingerprint = fingerprint(entry["template"], tags, entry.get("subscribers"))
             stack = listing.get(entry["stack_name"])
             self.result(entry, outputs=outputs_of(stack))
+            protect = bool(entry.get("termination_protection"))
+            protection_change = None
+            if stack is not None and bool(stack.get("EnableTerminationProtection")) != protect:
+                protection_change = "~ termination protection %s -> %s" % (
+                    "on" if not protect else "off", "on" if protect else "off")
             if is_unchanged(stack, desired_fingerprint):
+                if protection_change:
+                    self.result(entry, status="changed", action="update", changes=[protection_change])
+                    ops.append({"entry": entry, "action": "protect", "stack": stack, "protect": protect})
+                continue
+            try:
+                template = parse_template(entry["template"])
+            except ValueError as e:
+                self.fail(entry, "the template is neither JSON nor YAML: %s" % e)
+                continue
+            body = minify(with_fingerprint(template, tags, value=desired_fingerprint))
+            try:
+                check_template_limits(entry["endpoint"], template, body)
+            except SpecError as e:
+                self.result(entry, status="failed", error=str(e))
                 continue
             try:
                 deployed = None
                 if stack is not None and stack["StackStatus"] != "ROLLBACK_COMPLETE":
                     deployed = without_fingerprint(parse_template(self.cfn.get_template(
                         aws_retry=True, StackName=entry["stack_name"])["TemplateBody"]))
-                plan = plan_stack(entry["stack_name"], stack, deployed, entry["template"], tags)
+                plan = plan_stack(entry["stack_name"], stack, deployed, template, tags)
             except PlanError as e:
                 self.fail(entry, str(e))
                 continue
@@ -207,14 +294,26 @@ class Region:
                 # comes from an earlier version. Record it (and check the subscriptions' attributes below).
                 changes = ["~ output %s recorded" % FINGERPRINT_OUTPUT]
                 action = "update"
+            if protection_change and action == "update":
+                changes = changes + [protection_change]
             self.result(entry, status="changed", action=action, changes=changes)
-            ops.append({"entry": entry, "action": action, "body": body, "tags": tags, "stack": stack})
+            ops.append({"entry": entry, "action": action, "body": body, "tags": tags, "stack": stack,
+                        "protect": protect, "protection_change": bool(protection_change)})
         return ops
 
     # ---------------------------------------------------------------- apply
     def _start(self, op):
         entry = op["entry"]
         name = entry["stack_name"]
+        if op["action"] == "delete":
+            self.cfn.delete_stack(aws_retry=True, StackName=name)
+            op["phase"] = "teardown"
+            return True
+        if op["action"] == "protect" or op.get("protection_change"):
+            self.cfn.update_termination_protection(aws_retry=True, StackName=name,
+                                                   EnableTerminationProtection=op["protect"])
+            if op["action"] == "protect":
+                return False
         if op["action"] == "recreate" and op.get("phase") != "create":
             self.cfn.delete_stack(aws_retry=True, StackName=name)
             op["phase"] = "delete"
@@ -222,7 +321,8 @@ class Region:
         if op["action"] in ("create", "recreate"):
             created = self.cfn.create_stack(
                 aws_retry=True, StackName=name, TemplateBody=op["body"], Tags=_tag_list(op["tags"]),
-                OnFailure="DELETE", TimeoutInMinutes=int(entry.get("create_timeout") or 30))
+                OnFailure="DELETE", TimeoutInMinutes=int(entry.get("create_timeout") or 30),
+                EnableTerminationProtection=bool(entry.get("termination_protection")))
             op["stack_id"] = created["StackId"]
             op["phase"] = "create"
             return True
@@ -238,6 +338,13 @@ class Region:
     def _settle(self, op, stack):
         """None while in progress; True when done; an error message when it failed."""
         status = (stack or {}).get("StackStatus")
+        if op["phase"] == "teardown":
+            if stack is None or status == "DELETE_COMPLETE":
+                return True
+            if status == "DELETE_FAILED":
+                return "could not delete the stack: %s" % (stack.get("StackStatusReason") or _failure_reason(
+                    self.cfn, op["entry"]["stack_name"]))
+            return None
         if op["phase"] == "delete":
             if stack is None or status == "DELETE_COMPLETE":
                 op["phase"] = "create-pending"  # created again on the next round
@@ -295,15 +402,75 @@ class Region:
                 if outcome is None:
                     still.append(op)
                 elif outcome is True:
-                    self.result(op["entry"], outputs=outputs_of(listing.get(op["entry"]["stack_name"])))
+                    if op["phase"] != "teardown":
+                        self.result(op["entry"], outputs=outputs_of(listing.get(op["entry"]["stack_name"])))
                 else:
                     self.fail(op["entry"], outcome)
             in_flight = still
 
+    # ---------------------------------------------------------------- fleet dashboards
+    def monitored(self, listing):
+        """Endpoints with a monitoring stack of this collection in the region, after this run."""
+        endpoints = set()
+        for stack in listing.values():
+            tags = dict((t["Key"], t["Value"]) for t in stack.get("Tags", []))
+            if tags.get(MANAGED_BY_TAG) == COLLECTION and tags.get(ENDPOINT_TAG):
+                endpoints.add(tags[ENDPOINT_TAG])
+        for entry in self.entries:
+            result = self.results.get(entry["endpoint"], {})
+            if entry.get("state") == "absent":
+                endpoints.discard(entry["endpoint"])
+            elif result.get("status") != "failed":
+                endpoints.add(entry["endpoint"])
+        return endpoints
+
+    def dashboards(self, requests, listing, check_mode):
+        results = {}
+        if not requests:
+            return results
+        cloudwatch = self.module.client("cloudwatch", retry_decorator=RETRY, region=self.region)
+        monitored = self.monitored(listing)
+        for request in requests:
+            name = request["name"]
+            result = results[name] = {"region": self.region, "status": "unchanged", "changes": [], "pages": []}
+            try:
+                deployed = dict((page, _body(cloudwatch.get_dashboard(aws_retry=True, DashboardName=page)
+                                             .get("DashboardBody"))) for page in page_names(name, list_dashboards(
+                                                 cloudwatch, name)))
+                plan = plan_fleet_dashboards(name, deployed, [tuple(s) for s in request.get("sections") or []],
+                                             request.get("drop") or [], monitored)
+            except AWS_ERRORS as e:
+                result.update(status="failed", error="fleet dashboard %s: failed to read it: %s" % (name, e))
+                continue
+            except ValueError as e:  # DashboardError: past CloudWatch's limits
+                result.update(status="failed", error="fleet dashboard %s: %s" % (name, e))
+                continue
+            result.update(pages=plan["pages"], changes=plan["changes"])
+            if plan["refused"]:
+                result.update(status="failed", error="; ".join(plan["refused"]))
+            if not plan["changes"]:
+                continue
+            if result["status"] != "failed":
+                result["status"] = "changed"
+            if check_mode:
+                continue
+            try:
+                for page, body in plan["put"]:
+                    answer = cloudwatch.put_dashboard(aws_retry=True, DashboardName=page,
+                                                      DashboardBody=json.dumps(body, separators=(",", ":")))
+                    problems = answer.get("DashboardValidationMessages") or []
+                    if problems:
+                        self.module.warn("fleet dashboard %s: CloudWatch says %s" % (page, problems))
+                if plan["delete"]:
+                    cloudwatch.delete_dashboards(aws_retry=True, DashboardNames=plan["delete"])
+            except AWS_ERRORS as e:
+                result.update(status="failed", error="fleet dashboard %s: failed to write it: %s" % (name, e))
+        return results
+
     # ---------------------------------------------------------------- subscriptions
     def subscribe(self, check_mode):
         wanted = [e for e in self.entries if self.results[e["endpoint"]]["status"] != "failed"
-                  and (e.get("subscribers") or e.get("purge_subscriptions"))]
+                  and e.get("state") != "absent" and (e.get("subscribers") or e.get("purge_subscriptions"))]
         if not wanted:
             return
         try:
@@ -363,15 +530,25 @@ def main():
             concurrency=dict(type="int", default=10),
             wait_timeout=dict(type="int", default=1800),
             poll_interval=dict(type="float", default=2.0),
+            fleet_dashboards=dict(type="list", elements="dict", default=[]),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    for entry in p["endpoints"]:
+        for sub in entry.get("subscribers") or []:
+            if sub.get("protocol") in ("http", "https") and sub.get("endpoint"):
+                module.no_log_values.add(sub["endpoint"])
     if p["concurrency"] < 1 or p["poll_interval"] <= 0 or p["wait_timeout"] < 1:
         module.fail_json(msg="concurrency, wait_timeout and poll_interval must be positive")
     by_region = collections.OrderedDict()
     for entry in p["endpoints"]:
         by_region.setdefault(entry["region"], []).append(entry)
+    dashboards_by_region = {}
+    for request in p["fleet_dashboards"]:
+        by_region.setdefault(request["region"], [])
+        dashboards_by_region.setdefault(request["region"], []).append(request)
+    dashboards = {}
 
     deadline = time.time() + p["wait_timeout"]
     results = {}
@@ -389,13 +566,17 @@ def main():
             worker.apply(ops, p["concurrency"], deadline, p["poll_interval"])
         worker.subscribe(module.check_mode)
         results.update(worker.results)
+        dashboards.update(worker.dashboards(dashboards_by_region.get(region), listing, module.check_mode))
 
     changed = [r for r in results.values() if r["status"] == "changed"]
-    response = dict(changed=bool(changed), endpoints=results, check_mode=module.check_mode)
-    if changed:
+    changed_dashboards = [n for n in sorted(dashboards) if dashboards[n]["changes"]]
+    response = dict(changed=bool(changed or changed_dashboards), endpoints=results, check_mode=module.check_mode,
+                    fleet_dashboards=dashboards)
+    if changed or changed_dashboards:
         response["diff"] = {"prepared": "\n".join(
-            "%s (%s):\n%s\n" % (r["stack_name"], r["action"], "\n".join(r["changes"]))
-            for r in sorted(changed, key=lambda r: r["endpoint"]))}
+            ["%s (%s):\n%s\n" % (r["stack_name"], r["action"], "\n".join(r["changes"]))
+             for r in sorted(changed, key=lambda r: r["endpoint"])]
+            + ["%s\n" % "\n".join(dashboards[n]["changes"]) for n in changed_dashboards])}
     module.exit_json(**response)
 
 

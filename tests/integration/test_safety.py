@@ -315,10 +315,8 @@ BAD_INPUTS = [
     ("notify-without-composite", {"endpoint_monitoring_notify": "composite", "endpoint_monitoring_composite": False},
      "notify"),
 ]
-# Wrong types that the role's argument_specs refuse, before the role's own tasks: the host fails with Ansible's
-# "Validation of arguments failed: argument '<variable>' ..." (the variable named, the endpoint only as the host
-# in "fatal: [host]"), outside the role's rescue, so the summary lists it as "NOT RUN". Not yet the one
-# "endpoint '<name>': <field>: ..." message; strict xfail, so the day it is, the test says so.
+# Wrong types, refused by the role's argument spec (checked by the role itself, per endpoint): the same one
+# "endpoint '<name>': <variable>: ..." message, and the endpoint fails alone.
 TYPE_ERRORS = [
     ("endpoint-type", {"endpoint_monitoring_endpoint_type": "batch"}, "endpoint_monitoring_endpoint_type"),
     ("multi-model-string", {"endpoint_monitoring_multi_model": "perhaps"}, "endpoint_monitoring_multi_model"),
@@ -354,12 +352,7 @@ def bad_input_run(localstack, tmp_path_factory):
     return run, calls, hosts, good, failures(run.output)
 
 
-TYPE_ERROR_XFAIL = pytest.mark.xfail(strict=True, reason="argument_specs type errors fail before the role's own "
-                                     "validation: Ansible's message, not \"endpoint '<name>': <field>:\"")
-
-
-@pytest.mark.parametrize("case", [c[0] for c in BAD_INPUTS] + [GROUP_CASE[0]] + [
-    pytest.param(c[0], marks=TYPE_ERROR_XFAIL) for c in TYPE_ERRORS])
+@pytest.mark.parametrize("case", [c[0] for c in BAD_INPUTS + TYPE_ERRORS] + [GROUP_CASE[0]])
 def test_bad_input_fails_its_endpoint_alone_with_one_clear_message(bad_input_run, case):
     run, _calls, hosts, good, failed = bad_input_run
     host, field = hosts[case]
@@ -375,16 +368,6 @@ def test_bad_input_fails_its_endpoint_alone_with_one_clear_message(bad_input_run
     # the closing summary (a JSON string in this run's output) has the same line
     summary = re.search(r'"FAILED     %s: (endpoint [^"]*)"' % re.escape(host), run.output)
     assert summary and summary.group(1).startswith("endpoint '%s': %s: " % (host, field)), run.output
-
-
-@pytest.mark.parametrize("case", [c[0] for c in TYPE_ERRORS])
-def test_wrong_types_are_refused_by_the_argument_spec_naming_the_variable(bad_input_run, case):
-    run, _calls, hosts, _good, failed = bad_input_run
-    host, variable = hosts[case]
-    assert host in failed and run.failed(host) == 1, run.output
-    message = failed[host][-1].get("msg", "")
-    assert message.startswith("Validation of arguments failed"), message
-    assert variable in message, message
 
 
 def test_bad_input_makes_no_aws_call_for_the_bad_endpoints(bad_input_run):

@@ -1,9 +1,11 @@
-"""The monitoring_cost filter: hostvars of a run in, lines about the monthly cost out."""
+"""The monitoring_cost filter: the role's fleet result in, lines about the monthly cost out."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.filter.monitoring_cost import FilterModule, host_alarms
+from ansible_collections.mlops.sagemaker_monitoring.plugins.action.monitor_fleet import usage
+from ansible_collections.mlops.sagemaker_monitoring.plugins.filter.monitoring_cost import FilterModule
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import build_fleet_dashboards
 
 monitoring_cost = FilterModule().filters()["monitoring_cost"]
 
@@ -23,13 +25,28 @@ def spec(endpoint, standard=11, high=0, math=0, composite=False):
 
 
 def host(spec_value, metrics=11):
-    body = {"widgets": [{"type": "metric", "properties": {"metrics": [["ns", "m"]] * metrics}}]}
-    return {"endpoint_monitoring__spec": {"spec": spec_value}, "endpoint_monitoring__dashboard": {"body": body}}
+    return spec_value, metrics
+
+
+def fleet(**hosts):
+    """The role's fleet result for these hosts, as the monitor_fleet action returns it: a host given as None
+    failed before its alarms were computed."""
+    results, usages, entries = {}, {}, []
+    for name, value in hosts.items():
+        results[name] = {"endpoint": name, "status": "failed" if value is None else "changed"}
+        if value is None:
+            continue
+        spec_value, metrics = value
+        dashboard = {"body": {"widgets": [{"type": "metric", "properties": {"metrics": [["ns", "m"]] * metrics}}]}}
+        usages[name] = usage(spec_value, dashboard)
+        entries.append(dict(spec_value, endpoint_metrics=[], components=[]))
+    layout = [dict((k, d[k]) for k in ("name", "endpoints", "widgets", "metrics"))
+              for d in build_fleet_dashboards(entries)]
+    return {"changed": True, "hosts": results, "usage": usages, "fleet_dashboard_layout": layout}
 
 
 def test_prices_each_endpoint_and_the_fleet():
-    hostvars = {"a": host(spec("a")), "b": host(spec("b", standard=9, high=1, math=2, composite=True))}
-    lines = monitoring_cost(hostvars, ["a", "b"])
+    lines = monitoring_cost(fleet(a=host(spec("a")), b=host(spec("b", standard=9, high=1, math=2, composite=True))))
     assert lines[1] == "  a        11 alarms $1.10 (11 standard) + 1 dashboard $3.00 = $4.10"
     # 9 x 0.10 + 0.30 + 2 x 2 x 0.10 + 0.50 = 2.10
     assert lines[2] == ("  b        13 alarms $2.10 (10 standard (1 high-resolution), 2 metric-math = 4 metrics, "
@@ -41,26 +58,23 @@ def test_prices_each_endpoint_and_the_fleet():
 
 
 def test_prices_come_from_the_argument():
-    lines = monitoring_cost({"a": host(spec("a"))}, ["a"], {"dashboard": 5, "free_dashboards": 0})
+    lines = monitoring_cost(fleet(a=host(spec("a"))), {"dashboard": 5, "free_dashboards": 0})
     assert lines[1].endswith("+ 1 dashboard $5.00 = $6.10")
 
 
 def test_hosts_without_a_spec_are_listed_as_not_priced():
-    hostvars = {"a": host(spec("a")), "broken": {"endpoint_monitoring__spec": {"failed": True, "msg": "bad"}},
-                "never": {}}
-    lines = monitoring_cost(hostvars, ["a", "broken", "never"])
-    assert lines[-1] == "Not priced (no computed alarms): broken, never"
-    assert monitoring_cost({"never": {}}, ["never"])[0].startswith("Monthly CloudWatch cost: no endpoint to price")
+    lines = monitoring_cost(fleet(a=host(spec("a")), broken=None, removed=None))
+    assert lines[-1] == "Not priced (no computed alarms): broken, removed"
+    assert monitoring_cost(fleet(broken=None))[0].startswith("Monthly CloudWatch cost: no endpoint to price")
+    assert monitoring_cost(None)[0].startswith("Monthly CloudWatch cost: no endpoint to price")
 
 
 def test_bad_prices_fail_the_filter_with_the_reason():
     with pytest.raises(AnsibleFilterError) as info:
-        monitoring_cost({"a": host(spec("a"))}, ["a"], {"dashbord": 1})
+        monitoring_cost(fleet(a=host(spec("a"))), {"dashbord": 1})
     assert "did you mean 'dashboard'" in str(info.value)
 
 
 def test_the_composite_alarm_counts_once():
     value = spec("a", standard=1, composite=True)
-    assert [a.get("kind") for a in host_alarms(value)] == ["metric", "composite"]
-    value["alarms"].append({"name": "a-health", "kind": "composite"})
-    assert len(host_alarms(value)) == 2
+    assert [a.get("kind") for a in usage(value, {"body": {"widgets": []}})["alarms"]] == ["metric", "composite"]

@@ -91,14 +91,14 @@ def test_empty_run():
 
 
 def test_rollout_summary_filter_reads_each_host_result():
-    hostvars = {
-        "fraud-scoring": {"endpoint_monitoring_result": RESULTS["fraud-scoring"], "other": 1},
-        "recs-gpu": {"endpoint_monitoring_result": RESULTS["recs-gpu"]},
-        "not-in-play": {"endpoint_monitoring_result": unchanged("not-in-play")},
-        "skipped": {},
-    }
+    fleet = {"changed": True, "hosts": {
+        "fraud-scoring": RESULTS["fraud-scoring"],
+        "recs-gpu": RESULTS["recs-gpu"],
+        "not-in-play": unchanged("not-in-play"),
+    }}
     rollout_summary = FilterModule().filters()["rollout_summary"]
-    lines = rollout_summary(hostvars, ["fraud-scoring", "recs-gpu", "skipped"])
+    # "skipped" failed before the role ran: it has no result and is "not run"
+    lines = rollout_summary(fleet, ["fraud-scoring", "recs-gpu", "skipped"])
     assert len(lines) == 4
     assert lines[-1] == "endpoints: 3; changed 1, failed 1, not run 1"
     assert not any("not-in-play" in line for line in lines)
