@@ -46,6 +46,7 @@ clean:
 
 # Fleet benchmark against LocalStack (not part of `make test`): the collection and two naive baselines.
 # make bench [N=300] -> benchmarks/results/latest.{json,md}; make bench-scale -> benchmarks/results/scale.{json,md,png}
+# and latest.{json,md} for its largest N
 N ?= 300
 .PHONY: bench bench-scale
 

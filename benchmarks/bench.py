@@ -2,7 +2,7 @@
 """Fleet-scale benchmark: the collection against two naive baselines, on LocalStack, same inventory.
 
     .venv/bin/python benchmarks/bench.py --endpoints 300            # make bench [N=300]
-    .venv/bin/python benchmarks/bench.py --scale 10,100,300         # make bench-scale
+    .venv/bin/python benchmarks/bench.py --scale 10,100,300         # make bench-scale (also latest.*: N = 300)
 
 Systems under test, each on a LocalStack of its own (fresh state) started on a free port of 127.0.0.1:
 
@@ -667,6 +667,8 @@ def main(argv=None):
         log("\n" + write_scale(all_results, args.results_dir))
         for results in all_results:
             log(markdown(results))
+        # The largest fleet of the scale run is also the latest single-size result (make bench's files).
+        write_results(max(all_results, key=lambda r: r["endpoints"]), args.results_dir)
     ok = all(r["extra"]["all_runs_ok"] for r in all_results)
     if not ok:
         log("Some runs failed: see the logs in %s" % work)

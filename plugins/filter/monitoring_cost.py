@@ -91,7 +91,9 @@ def monitoring_cost(fleet, prices=None):
             lines = describe(costs, totals, prices, fleet_layout=(sum(d["widgets"] for d in layout),
                                                                   sum(d["metrics"] for d in layout)))
         else:
-            lines = describe(costs, fleet_cost(costs, prices), prices)
+            totals = fleet_cost(costs, prices)
+            totals["endpoints"] = len(usage)  # the fleet dashboards' line is not an endpoint
+            lines = describe(costs, totals, prices)
     except CostError as e:
         raise AnsibleFilterError("monitoring_cost: %s" % e)
     not_priced = sorted(h for h, r in results.items() if r.get("endpoint") not in usage)

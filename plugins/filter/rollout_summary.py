@@ -40,12 +40,16 @@ _value:
   elements: str
 """
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import (
+    summarize,
+    summarize_dashboards,
+)
 
 
 def rollout_summary(fleet, hosts):
     results = (fleet or {}).get("hosts") or {}
-    return summarize(dict((h, results.get(h)) for h in hosts))
+    return summarize(dict((h, results.get(h)) for h in hosts)) + summarize_dashboards((fleet or {}).get(
+        "fleet_dashboards"))
 
 
 class FilterModule(object):

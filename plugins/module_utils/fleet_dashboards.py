@@ -24,11 +24,17 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboa
 )
 
 MARKER = "Managed by mlops.sagemaker_monitoring"
+FLEET_HEADER = "# SageMaker fleet"
 
 
 def is_ours(body):
-    return any(MARKER in ((w.get("properties") or {}).get("markdown") or "")
-               for w in (body or {}).get("widgets") or [] if isinstance(w, dict) and w.get("type") == "text")
+    """A fleet dashboard this collection made: its header says so. (An endpoint's own dashboard that happens to
+    have the name is not one: it is refused like any other.)"""
+    for widget in (body or {}).get("widgets") or []:
+        markdown = (widget.get("properties") or {}).get("markdown") or "" if isinstance(widget, dict) else ""
+        if widget.get("type") == "text" and markdown.startswith(FLEET_HEADER) and MARKER in markdown:
+            return True
+    return False
 
 
 def page_names(base, names):

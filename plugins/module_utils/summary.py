@@ -37,3 +37,21 @@ def summarize(results):
     lines.append("endpoints: %d; %s" % (len(results), ", ".join(
         "%s %d" % (s, counts[s]) for s in STATUSES if counts.get(s))))
     return lines
+
+
+def summarize_dashboards(dashboards):
+    """One line per fleet dashboard of the run: {name: {status, changes, pages, error}}."""
+    lines = []
+    for name in sorted(dashboards or {}):
+        board = dashboards[name]
+        status = board.get("status", "unchanged")
+        if status == "failed":
+            lines.append("FAILED     fleet dashboard %s: %s" % (name, str(board.get("error", "")).replace("\n", " | ")))
+            continue
+        pages = board.get("pages") or []
+        if not pages and status == "unchanged":
+            continue  # no fleet dashboard of that name, none wanted
+        lines.append("%-10s fleet dashboard %s: %d page%s, %d endpoints%s" % (
+            status, name, len(pages), "" if len(pages) == 1 else "s", sum(len(p.get("endpoints") or []) for p in pages),
+            " (%s)" % "; ".join(board["changes"]) if board.get("changes") else ""))
+    return lines

@@ -62,12 +62,26 @@ def allowed(policy):
     return actions
 
 
-def justified_extras():
-    """Actions iam/README.md lists as needed but unseen by the proxies: `prefix:Action` in its table's first column."""
-    with open(POLICY_README) as f:
-        text = f.read()
+FAILURE_ONLY_HEADING = "## Called only when something fails"
+
+
+def _table(text):
     return dict((m.group(1), m.group(2).strip()) for m in re.finditer(r"^\|\s*`([a-z0-9-]+:[A-Za-z]+)`\s*\|([^|]+)\|",
                                                                      text, re.M))
+
+
+def justified_extras():
+    """Actions iam/README.md lists as needed but unseen by the proxies, because CloudFormation makes them:
+    `prefix:Action` in the first column of its tables before the failure-only section."""
+    with open(POLICY_README) as f:
+        return _table(f.read().split(FAILURE_ONLY_HEADING)[0])
+
+
+def failure_only():
+    """Actions the collection calls itself only when a stack operation fails (a representative run has none)."""
+    with open(POLICY_README) as f:
+        parts = f.read().split(FAILURE_ONLY_HEADING)
+    return _table(parts[1].split("\n## ")[0]) if len(parts) > 1 else {}
 
 
 def iam_action(call):
@@ -90,6 +104,8 @@ def observed(localstack, moto, tmp_path_factory):
     for queue in queues.values():
         sqs.create_queue(QueueName=queue)
     inventory = Inventory(str(tmp_path_factory.mktemp("iam-localstack")))
+    # both dashboards: the fleet dashboard is the collection's own CloudWatch calls
+    inventory.group_vars("fleet", {"endpoint_monitoring_dashboard": "both"})
     one = inventory.add("fleet", unique("iam-one"), endpoint_monitoring_endpoint_subscribers=[
         {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["raw"], "raw_message_delivery": True},
         {"protocol": "email", "endpoint": "ml-oncall@example.com"}])
@@ -101,6 +117,7 @@ def observed(localstack, moto, tmp_path_factory):
             run = run_playbook(localstack, inventory, env=env)
             assert run.rc == 0, "%s:\n%s" % (name, run.output)
         inventory.host_vars(one, {
+            "endpoint_monitoring_termination_protection": True,
             "endpoint_monitoring_endpoint_metrics": {"ModelLatency": {"threshold": 250}},
             "endpoint_monitoring_endpoint_subscribers": [
                 {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["raw"]},  # raw delivery off again
@@ -112,13 +129,19 @@ def observed(localstack, moto, tmp_path_factory):
             run = run_playbook(localstack, inventory, "monitor_endpoints.yml", *args, env=env)
             assert run.rc == 0, "%s:\n%s" % (name, run.output)
         ops = set(c.operation for c in proxy.snapshot())
-        assert {"Unsubscribe", "UpdateStack"} <= ops, ops  # the purge run did purge
+        assert {"Unsubscribe", "UpdateStack", "UpdateTerminationProtection", "PutDashboard"} <= ops, ops
         preview = run_playbook(localstack, inventory, "preview_dashboards.yml", "-e", "preview_source=cloudwatch",
                                "-e", "preview_dir=%s" % tmp_path_factory.mktemp("preview"), env=env)
         assert preview.rc == 0, preview.output
+        # a protected stack is refused by teardown: protection off first (a monitoring run), then teardown
+        inventory.host_vars(one, {"endpoint_monitoring_termination_protection": False})
+        refused = run_playbook(localstack, inventory, "teardown.yml", "--limit", one, env=env)
+        assert refused.rc != 0 and "has termination protection" in refused.output, refused.output
+        unprotect = run_playbook(localstack, inventory, env=env)
+        assert unprotect.rc == 0, unprotect.output
         teardown = run_playbook(localstack, inventory, "teardown.yml", env=env)
         assert teardown.rc == 0, teardown.output
-        assert "DeleteStack" in set(c.operation for c in proxy.snapshot())
+        assert {"DeleteStack", "DeleteDashboards"} <= set(c.operation for c in proxy.snapshot())
         calls.extend(proxy.snapshot())
 
     # -- moto: SageMaker endpoint discovery, a rollout on the discovered fleet, pruning ---------------------------
@@ -189,7 +212,7 @@ def test_every_call_the_collection_made_is_allowed(observed):
 
 def test_the_policy_allows_nothing_it_does_not_need(observed):
     extras = set(allowed(load_policy())) - set(observed)
-    documented = justified_extras()
+    documented = dict(justified_extras(), **failure_only())
     undocumented = sorted(a for a in extras if a not in documented)
     assert not undocumented, "allowed but never called, and no reason in iam/README.md: %s" % undocumented
     # a reason listed for an action the proxies did see is stale: it is needed because it is called
@@ -238,6 +261,7 @@ def test_resources_are_scoped_to_the_collections_stacks_and_topics(observed):
 STAR_ONLY = {
     "cloudformation:DescribeStacks",  # the prune lists every stack of the region
     "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData",
+    "cloudwatch:ListDashboards",  # a region listing by name prefix
     "sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents",
     "ec2:DescribeRegions",
     "sns:ListSubscriptions",  # one listing of the account's subscriptions per region
@@ -245,3 +269,10 @@ STAR_ONLY = {
     "sns:GetSubscriptionAttributes",  # raw message delivery: acts on a subscription ARN, not a topic
     "sns:SetSubscriptionAttributes",
 }
+
+
+def test_failure_only_actions_are_the_collections_own_reads_on_its_stacks():
+    actions = allowed(load_policy())
+    for action in failure_only():
+        assert action in actions and action.startswith("cloudformation:Describe"), action
+        assert actions[action] == [STACKS], (action, actions[action])

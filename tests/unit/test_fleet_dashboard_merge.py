@@ -12,7 +12,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_d
     plan_fleet_dashboards,
 )
 
-BASE = "sagemaker-fleet-us-east-1"
+BASE = "sagemaker-monitoring-fleet-us-east-1"
 
 
 def entry(name, threshold=1000):

@@ -268,29 +268,29 @@ def board(*names, drop=()):
     from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import fleet_sections
     entries = [{"endpoint": n, "region": "us-east-1", "variants": [{"name": "AllTraffic", "metrics": ["ModelLatency"]}],
                 "alarms": []} for n in names]
-    return {"region": "us-east-1", "name": "sagemaker-fleet-us-east-1",
+    return {"region": "us-east-1", "name": "sagemaker-monitoring-fleet-us-east-1",
             "sections": [list(s) for s in fleet_sections(entries)], "drop": list(drop)}
 
 
 def test_fleet_dashboard_is_created_then_left_alone_and_removed_with_its_last_endpoint(aws, capsys):
     clients = aws([stack()])
     _code, result = run(capsys, [entry()], fleet_dashboards=[board("ep")])
-    assert result["fleet_dashboards"]["sagemaker-fleet-us-east-1"]["changes"] == [
-        "+ fleet dashboard sagemaker-fleet-us-east-1: 1 endpoints, 3 widgets"]
+    assert result["fleet_dashboards"]["sagemaker-monitoring-fleet-us-east-1"]["changes"] == [
+        "+ fleet dashboard sagemaker-monitoring-fleet-us-east-1: 1 endpoints, 3 widgets"]
     assert result["changed"] and "+ fleet dashboard" in result["diff"]["prepared"]
     assert [c[0] for c in writes(clients)] == ["put_dashboard"]
     clients["cloudwatch"].calls.clear()
     _code, again = run(capsys, [entry()], fleet_dashboards=[board("ep")])
     assert not again["changed"] and writes(clients) == []
     _code, gone = run(capsys, [entry(state="absent")], fleet_dashboards=[board(drop=["ep"])], check_mode=True)
-    assert gone["fleet_dashboards"]["sagemaker-fleet-us-east-1"]["changes"] == [
-        "- fleet dashboard sagemaker-fleet-us-east-1 (no endpoint left on it)"]
+    assert gone["fleet_dashboards"]["sagemaker-monitoring-fleet-us-east-1"]["changes"] == [
+        "- fleet dashboard sagemaker-monitoring-fleet-us-east-1 (no endpoint left on it)"]
     assert writes(clients) == []
 
 
 def test_someone_elses_dashboard_with_the_fleet_name_is_not_overwritten(aws, capsys):
-    clients = aws([stack()], dashboards={"sagemaker-fleet-us-east-1": json.dumps({"widgets": []})})
+    clients = aws([stack()], dashboards={"sagemaker-monitoring-fleet-us-east-1": json.dumps({"widgets": []})})
     _code, result = run(capsys, [entry()], fleet_dashboards=[board("ep")])
-    fleet = result["fleet_dashboards"]["sagemaker-fleet-us-east-1"]
+    fleet = result["fleet_dashboards"]["sagemaker-monitoring-fleet-us-east-1"]
     assert fleet["status"] == "failed" and "is not this collection's" in fleet["error"]
     assert writes(clients) == []

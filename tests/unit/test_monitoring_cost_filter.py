@@ -78,3 +78,15 @@ def test_bad_prices_fail_the_filter_with_the_reason():
 def test_the_composite_alarm_counts_once():
     value = spec("a", standard=1, composite=True)
     assert [a.get("kind") for a in usage(value, {"body": {"widgets": []}})["alarms"]] == ["metric", "composite"]
+
+
+def test_deployed_fleet_dashboards_are_priced_once_with_the_free_ones():
+    result = fleet(a=host(spec("a")), b=host(spec("b")))
+    result["usage"]["a"]["dashboards"] = result["usage"]["b"]["dashboards"] = 0  # fleet mode
+    result["fleet_dashboards"] = {"f-us-east-1": {"status": "unchanged", "pages": [
+        {"name": "f-us-east-1", "endpoints": ["a", "b"], "widgets": 13, "metrics": 60}]}}
+    lines = monitoring_cost(result)
+    assert "  (fleet dashboards) 0 alarms $0.00 (no alarms) + 1 dashboard $3.00 = $3.00" in lines
+    # over 50 metrics: not a free dashboard
+    assert [line for line in lines if line.startswith("Fleet: ")] == [
+        "Fleet: 2 endpoints, 22 alarms $2.20; 1 dashboard, 0 free: $3.00; total $5.20 per month"]

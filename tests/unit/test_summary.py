@@ -102,3 +102,15 @@ def test_rollout_summary_filter_reads_each_host_result():
     assert len(lines) == 4
     assert lines[-1] == "endpoints: 3; changed 1, failed 1, not run 1"
     assert not any("not-in-play" in line for line in lines)
+
+
+def test_fleet_dashboards_have_a_line_each_when_they_exist_or_fail():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize_dashboards
+    lines = summarize_dashboards({
+        "b-us-east-1": {"status": "failed", "error": "dashboard b-us-east-1 exists and is not this collection's"},
+        "a-us-east-1": {"status": "changed", "changes": ["+ fleet dashboard a-us-east-1: 2 endpoints, 9 widgets"],
+                        "pages": [{"name": "a-us-east-1", "endpoints": ["x", "y"]}]},
+        "none-us-east-1": {"status": "unchanged", "changes": [], "pages": []}})
+    assert lines == ["changed    fleet dashboard a-us-east-1: 1 page, 2 endpoints "
+                     "(+ fleet dashboard a-us-east-1: 2 endpoints, 9 widgets)",
+                     "FAILED     fleet dashboard b-us-east-1: dashboard b-us-east-1 exists and is not this collection's"]
