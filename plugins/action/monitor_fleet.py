@@ -159,7 +159,10 @@ class ActionModule(ActionBase):
             applied = self._execute_module(module_name=FLEET_MODULE, module_args=module_args, task_vars=task_vars)
             warnings.extend(applied.get("warnings") or [])
             if applied.get("failed") and not applied.get("endpoints"):
-                message = applied.get("msg") or "monitoring_fleet failed"
+                # A crash of the module (a bug) says why in its last traceback line; keep it in every message.
+                detail = (applied.get("exception") or applied.get("module_stderr") or "").strip().splitlines()
+                message = "%s%s" % (applied.get("msg") or "monitoring_fleet failed",
+                                    ": %s" % detail[-1] if detail else "")
                 for request in requests:
                     endpoints[request["endpoint"]] = {
                         "endpoint": request["endpoint"], "region": request["region"],

@@ -146,6 +146,16 @@ def diff_tags(deployed_tags, desired_tags):
     return lines
 
 
+def busy(stack_name, stack):
+    """The message for a stack another operation is changing (None when it is not): nothing may be read or
+    written for it until that operation ends."""
+    status = (stack or {}).get("StackStatus", "")
+    if status.endswith(BUSY_SUFFIX):
+        return ("stack %s is busy (%s): another run or a person is changing it. Run again when it is done."
+                % (stack_name, status))
+    return None
+
+
 def plan_stack(stack_name, stack, deployed_template, desired_template, desired_tags, state="present"):
     """What to do with one stack.
 
@@ -163,9 +173,8 @@ def plan_stack(stack_name, stack, deployed_template, desired_template, desired_t
         raise PlanError("stack %s exists but is not tagged %s=%s, so it was not made by this collection; "
                         "it is left alone. Rename the stack prefix (endpoint_monitoring_stack_prefix) or "
                         "delete the stack yourself." % (stack_name, MANAGED_BY_TAG, COLLECTION))
-    if status.endswith(BUSY_SUFFIX):
-        raise PlanError("stack %s is busy (%s): another run or a person is changing it. Run again when it is done."
-                        % (stack_name, status))
+    if busy(stack_name, stack):
+        raise PlanError(busy(stack_name, stack))
     if state == "absent":
         if status == "DELETE_FAILED":
             raise PlanError("stack %s is DELETE_FAILED: %s." % (stack_name, STUCK_STATES[status] % stack_name))

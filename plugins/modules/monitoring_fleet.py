@@ -111,7 +111,10 @@ try:
 except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing library
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_message
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
+    is_boto3_error_code,
+    is_boto3_error_message,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -139,6 +142,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_d
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
     PlanError,
+    busy,
     parse_template,
     plan_stack,
 )
@@ -220,10 +224,13 @@ class Region:
     # ---------------------------------------------------------------- plan
     def plan_removal(self, entry, stack):
         name = entry["stack_name"]
+        if busy(name, stack):
+            self.fail(entry, busy(name, stack))
+            return None
         try:
             deployed = None
             if stack is not None:
-                deployed = parse_template(self.cfn.get_template(aws_retry=True, StackName=name)["TemplateBody"])
+                deployed = parse_template(self.cfn.get_template(aws_retry=True, StackName=name).get("TemplateBody"))
             plan = plan_stack(name, stack, deployed, None, {}, state="absent")
         except PlanError as e:
             self.fail(entry, str(e))
@@ -264,6 +271,9 @@ class Region:
                     self.result(entry, status="changed", action="update", changes=[protection_change])
                     ops.append({"entry": entry, "action": "protect", "stack": stack, "protect": protect})
                 continue
+            if busy(entry["stack_name"], stack):
+                self.fail(entry, busy(entry["stack_name"], stack))
+                continue
             try:
                 template = parse_template(entry["template"])
             except ValueError as e:
@@ -279,7 +289,7 @@ class Region:
                 deployed = None
                 if stack is not None and stack["StackStatus"] != "ROLLBACK_COMPLETE":
                     deployed = without_fingerprint(parse_template(self.cfn.get_template(
-                        aws_retry=True, StackName=entry["stack_name"])["TemplateBody"]))
+                        aws_retry=True, StackName=entry["stack_name"]).get("TemplateBody")))
                 plan = plan_stack(entry["stack_name"], stack, deployed, template, tags)
             except PlanError as e:
                 self.fail(entry, str(e))
@@ -371,7 +381,11 @@ class Region:
                 try:
                     if self._start(op):
                         in_flight.append(op)
-                except AWS_ERRORS as e:
+                except is_boto3_error_code("AlreadyExistsException"):
+                    self.fail(op["entry"], "stack %s was created by another run or a person since this run listed "
+                                           "the stacks; run again when that operation is done"
+                              % op["entry"]["stack_name"])
+                except AWS_ERRORS as e:  # pylint: disable=duplicate-except
                     self.fail(op["entry"], "%s of stack %s failed: %s" % (op["action"], op["entry"]["stack_name"], e))
             if not in_flight:
                 continue

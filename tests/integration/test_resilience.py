@@ -503,12 +503,6 @@ def test_two_runs_at_once_that_both_plan_the_creates_each_stack_is_created_once(
 BUSY_VARIANTS = ["blue", "green", "canary"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "monitoring_fleet crashes with KeyError 'TemplateBody' when it lists a stack that another run is creating: "
-    "Region.plan() calls GetTemplate before plan_stack() checks whether the stack is busy, and reads ['TemplateBody'] "
-    "unchecked (LocalStack answers GetTemplate for a CREATE_IN_PROGRESS stack without it). The exception is caught "
-    "for no endpoint, so the whole module run fails and monitor_fleet reports every endpoint of that run, busy or "
-    "not, as \"endpoint '<name>': monitoring_fleet failed\": neither the stack nor why (the exception text is lost)"))
 def test_two_runs_at_once_one_finds_the_others_stacks_in_progress_and_says_so(localstack, inventory, playbooks,
                                                                                 tmp_path):
     """One run lists the region while the other's creations are in progress: it must leave them alone and say

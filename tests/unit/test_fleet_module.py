@@ -294,3 +294,11 @@ def test_someone_elses_dashboard_with_the_fleet_name_is_not_overwritten(aws, cap
     fleet = result["fleet_dashboards"]["sagemaker-monitoring-fleet-us-east-1"]
     assert fleet["status"] == "failed" and "is not this collection's" in fleet["error"]
     assert writes(clients) == []
+
+
+def test_a_stack_another_run_is_creating_is_left_alone_without_reading_it(aws, capsys):
+    clients = aws([stack(status="CREATE_IN_PROGRESS", fingerprinted=False)])
+    _code, result = run(capsys, [entry()])
+    ep = result["endpoints"]["ep"]
+    assert ep["status"] == "failed" and "is busy (CREATE_IN_PROGRESS)" in ep["error"], ep
+    assert clients["cloudformation"].calls == []  # not even GetTemplate
