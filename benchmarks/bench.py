@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/bench.py --endpoints 300            # make bench [N=300]
     .venv/bin/python benchmarks/bench.py --scale 10,100,300         # make bench-scale (also latest.*: N = 300)
+    .venv/bin/python benchmarks/bench.py --combine a.json,b.json    # scale.* from runs made separately
 
 Systems under test, each on a LocalStack of its own (fresh state) started on a free port of 127.0.0.1:
 
@@ -586,14 +587,15 @@ def write_scale(all_results, results_dir):
     with open(os.path.join(results_dir, "scale.json"), "w") as f:
         json.dump({"runs": all_results}, f, indent=2)
         f.write("\n")
-    systems = list(all_results[0]["runs"])
-    lines = ["Wall seconds against N (forks %d):" % all_results[0]["extra"]["forks"], "",
+    systems = [s for s in SYSTEMS if any(s in r["runs"] for r in all_results)]
+    lines = ["Wall seconds against N (forks %d; - where a system was not run at that N):"
+             % all_results[0]["extra"]["forks"], "",
              "| system | phase | " + " | ".join("N = %d" % r["endpoints"] for r in all_results) + " |",
              "|---|---|" + "---:|" * len(all_results)]
     for system in systems:
         for phase in PHASES:
             lines.append("| %s | %s | %s |" % (LABELS[system], phase.replace("_", " "), " | ".join(
-                "%.1f" % r["runs"][system][PHASE_KEYS[phase]] for r in all_results)))
+                "%.1f" % r["runs"][system][PHASE_KEYS[phase]] if system in r["runs"] else "-" for r in all_results)))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(results_dir, "scale.md"), "w") as f:
         f.write(text)
@@ -607,8 +609,10 @@ def write_scale(all_results, results_dir):
     xs = [r["endpoints"] for r in all_results]
     for axis, phase in zip(axes, PHASES):
         for system in systems:
-            ys = [max(r["runs"][system][PHASE_KEYS[phase]], 0.01) for r in all_results]
-            axis.plot(xs, ys, marker="o", color=colours.get(system), label=LABELS[system])
+            points = [(r["endpoints"], max(r["runs"][system][PHASE_KEYS[phase]], 0.01)) for r in all_results
+                      if system in r["runs"]]
+            axis.plot([x for x, _y in points], [y for _x, y in points], marker="o", color=colours.get(system),
+                      label=LABELS[system])
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_title(phase.replace("_", " "))
@@ -637,7 +641,16 @@ def main(argv=None):
                         help="comma-separated subset of %s (default: all three)" % ", ".join(SYSTEMS))
     parser.add_argument("--results-dir", default=RESULTS_DIR)
     parser.add_argument("--work-dir", help="inventory, logs (kept); default: a new temporary directory")
+    parser.add_argument("--combine", help="comma-separated result files (.json) of earlier runs at other sizes: "
+                                          "write scale.json/md/png from them, run nothing")
     args = parser.parse_args(argv)
+    if args.combine:
+        combined = []
+        for path in args.combine.split(","):
+            with open(path) as f:
+                combined.append(json.load(f))
+        print(write_scale(sorted(combined, key=lambda r: r["endpoints"]), args.results_dir))
+        return 0
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown or not systems:
