@@ -48,10 +48,11 @@ clean:
 # make bench [N=300] -> benchmarks/results/latest.{json,md}; make bench-scale -> benchmarks/results/scale.{json,md,png}
 # and latest.{json,md} for its largest N
 N ?= 300
+SYSTEMS ?= collection,per_stack_baseline,per_alarm_baseline
 .PHONY: bench bench-scale
 
 bench: setup
-	$(VENV)/bin/python benchmarks/bench.py --endpoints $(N)
+	$(VENV)/bin/python benchmarks/bench.py --endpoints $(N) --systems $(SYSTEMS)
 
 bench-scale: setup
 	$(VENV)/bin/python benchmarks/bench.py --scale 10,100,300
