@@ -140,6 +140,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    for sub in p["subscribers"] or []:
+        if sub.get("protocol") in ("http", "https") and sub.get("endpoint"):
+            module.no_log_values.add(sub["endpoint"])  # webhook URLs often hold tokens
     topic_arn = p["topic_arn"]
     if not topic_arn and not module.check_mode:
         module.fail_json(msg="topic_arn is empty")

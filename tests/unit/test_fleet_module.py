@@ -302,3 +302,25 @@ def test_a_stack_another_run_is_creating_is_left_alone_without_reading_it(aws, c
     ep = result["endpoints"]["ep"]
     assert ep["status"] == "failed" and "is busy (CREATE_IN_PROGRESS)" in ep["error"], ep
     assert clients["cloudformation"].calls == []  # not even GetTemplate
+
+
+def test_sns_subscriptions_never_prints_a_webhook_url(monkeypatch, capsys):
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import sns_subscriptions
+
+    class Pages:
+        def build_full_result(self):
+            return {"Subscriptions": []}
+
+    class Sns(FakeSns):
+        def get_paginator(self, _name):
+            return type("Paginator", (), {"paginate": lambda self, **_kwargs: Pages()})()
+
+    sns = Sns()
+    monkeypatch.setattr(AnsibleAWSModule, "client", lambda module, service, retry_decorator=None, region=None: sns)
+    secret = "https://hooks.example.com/services/T1/B1/t0ken-s3cret"
+    code, _result = run_module(sns_subscriptions, {
+        "topic_arn": "arn:aws:sns:us-east-1:123456789012:sagemaker-monitoring-ep", "region": "us-east-1",
+        "subscribers": [{"protocol": "https", "endpoint": secret}]}, capsys)
+    assert code == 0
+    assert [c[1]["Endpoint"] for c in sns.calls] == [secret]
+    assert "t0ken-s3cret" not in json.dumps(_result)
