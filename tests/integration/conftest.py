@@ -91,11 +91,12 @@ class Run:
                                         "unreachable": int(m.group(4)), "failed": int(m.group(5))})
                           for m in RECAP.finditer(self.output))
 
+    # A host the run left unchanged may have no task result, so no recap line: nothing changed, nothing failed.
     def changed(self, host):
-        return self.recap[host]["changed"]
+        return self.recap.get(host, {"changed": 0})["changed"]
 
     def failed(self, host):
-        return self.recap[host]["failed"]
+        return self.recap.get(host, {"failed": 0})["failed"]
 
 
 def ansible_env(server, region=REGION, config=os.path.join(ROOT, "ansible.cfg")):

@@ -448,7 +448,7 @@ def assert_each_endpoint_succeeded_or_was_named(outcome, endpoints, says):
         failed = failure_messages(result)
         assert result.rc == (2 if failed else 0), report
         for host in endpoints:
-            if result.recap[host]["failed"] == 0:
+            if result.failed(host) == 0:
                 assert host not in failed, report
                 continue
             assert failed.get(host), "%s failed without a message\n%s" % (host, report)
@@ -457,7 +457,7 @@ def assert_each_endpoint_succeeded_or_was_named(outcome, endpoints, says):
                 assert stack_name(host) in message, "%r\n%s" % (message, report)
                 assert says.search(message), "%r does not say %r\n%s" % (message, says.pattern, report)
     # every endpoint was rolled out by one of the two runs
-    assert [h for h in endpoints if all(r.recap[h]["failed"] for r, _c in outcome)] == [], report
+    assert [h for h in endpoints if all(r.failed(h) for r, _c in outcome)] == [], report
 
 
 def assert_next_run_converges_and_the_one_after_writes_nothing(localstack, inventory, subscribers, **converged):
@@ -494,7 +494,7 @@ def test_two_runs_at_once_that_both_plan_the_creates_each_stack_is_created_once(
     assert_each_endpoint_succeeded_or_was_named(outcome, subscribers, CONTENDED)
     for result, calls in outcome:  # a run subscribes no topic of an endpoint it failed
         subscribed = set(c.params["TopicArn"].rsplit(":", 1)[-1] for c in calls if c.operation == "Subscribe")
-        assert subscribed <= set(stack_name(h) for h in subscribers if result.recap[h]["failed"] == 0), report
+        assert subscribed <= set(stack_name(h) for h in subscribers if result.failed(h) == 0), report
 
     assert_converged_exactly_once(localstack, subscribers)
     assert_next_run_converges_and_the_one_after_writes_nothing(localstack, inventory, subscribers)
@@ -525,7 +525,7 @@ def test_two_runs_at_once_one_finds_the_others_stacks_in_progress_and_says_so(lo
     report = race_report(outcome)
     assert late.released, "the second run's listing did not wait for the first run's creations:\n" + report
     (first, _first_calls), (_second, second_calls) = outcome
-    assert first.rc == 0 and [h for h in subscribers if not first.recap[h]["changed"]] == [], report
+    assert first.rc == 0 and [h for h in subscribers if not first.changed(h)] == [], report
     # It may wait for a busy stack or fail it, and may subscribe the topic of a stack it found complete; it never
     # writes to a stack the other run is creating.
     assert not [c for c in second_calls if c.operation in STACK_WRITES], "the second run wrote to a stack:\n" + report

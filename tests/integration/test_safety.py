@@ -372,7 +372,7 @@ def test_bad_input_fails_its_endpoint_alone_with_one_clear_message(bad_input_run
 
 def test_bad_input_makes_no_aws_call_for_the_bad_endpoints(bad_input_run):
     run, calls, hosts, good, _fatal = bad_input_run
-    assert run.recap[good]["failed"] == 0 and run.changed(good) > 0, run.output
+    assert run.failed(good) == 0 and run.changed(good) > 0, run.output
     assert "changed    %s" % good in run.output
     writes = [c for c in calls if not c.read_only]
     assert [c.key for c in writes].count(("cloudformation", "CreateStack")) == 1, describe(writes)
