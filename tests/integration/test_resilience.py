@@ -577,7 +577,8 @@ def test_job_slices_in_parallel_write_only_their_own_half(localstack, inventory,
     with aws_proxy.AwsProxy(localstack.url) as proxy:
         full = run_playbook(localstack, inventory, env=through(proxy, localstack), timeout=PLAYBOOK_TIMEOUT)
         assert_write_free(proxy, full)
-    assert sorted(full.recap) == sorted(endpoints)
+    # every endpoint was in the run, and unchanged (the recap lists only endpoints that changed or failed)
+    assert all(re.search(r"unchanged +%s: " % re.escape(h), full.output) for h in endpoints), full.output
 
 
 # -- 4. two regions from one inventory ---------------------------------------------------------------------------
@@ -623,4 +624,4 @@ def test_two_regions_from_one_inventory_land_in_their_own_region(localstack, inv
     with aws_proxy.AwsProxy(localstack.url) as proxy:
         again = run_playbook(localstack, inventory, env=through(proxy, localstack), timeout=PLAYBOOK_TIMEOUT)
         assert_write_free(proxy, again, regions=REGIONS.values())
-    assert sorted(again.recap) == sorted(placed)
+    assert all(re.search(r"unchanged +%s: " % re.escape(h), again.output) for h in placed), again.output
