@@ -20,6 +20,13 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
 
 # Stack states in which another operation is under way.
 BUSY_SUFFIX = "_IN_PROGRESS"
+# Every CloudFormation stack status with that suffix, for ListStacks' StackStatusFilter.
+IN_PROGRESS_STATES = (
+    "CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS",
+    "IMPORT_ROLLBACK_IN_PROGRESS",
+)
 # A stack whose creation failed and rolled back holds no resources: deleting it loses nothing.
 RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 STUCK_STATES = {

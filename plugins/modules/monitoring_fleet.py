@@ -16,8 +16,10 @@ description:
     already as desired (a fingerprint of the applied template and tags is kept in the stack tag
     output C(MonitoringFingerprint)), so a run where nothing changed makes no call per endpoint.
   - For the other stacks it reads the deployed template and says each change in words, then starts the creates
-    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop that lists the
-    region's stacks every O(poll_interval) seconds, up to O(wait_timeout) seconds.
+    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop: every
+    O(poll_interval) seconds one ListStacks asks which stacks of the region are still in progress, and a stack of
+    this run that is no longer among them is described once, by name, for its outcome and outputs. The wait
+    ends after O(wait_timeout) seconds.
   - Entries with C(state=absent) have their stack deleted, if it is tagged as this collection's and has no
     termination protection; the deletes are waited for in the same loop.
   - C(termination_protection) of each entry is set on creation and kept right afterwards (the listing shows it).
@@ -141,6 +143,8 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_d
     plan_fleet_dashboards,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
+    BUSY_SUFFIX,
+    IN_PROGRESS_STATES,
     PlanError,
     busy,
     parse_template,
@@ -164,10 +168,32 @@ def _tag_list(tags):
 
 @RETRY
 def list_stacks(cfn):
-    """The region's stacks by name; deleted ones (some servers still list them) are gone."""
-    pages = cfn.get_paginator("describe_stacks").paginate()
-    return dict((s["StackName"], s) for page in pages for s in page.get("Stacks", [])
-                if s.get("StackStatus") != "DELETE_COMPLETE")
+    """The region's stacks by name (deleted ones, which some servers still list, left out), and how many calls
+    the listing took."""
+    stacks, calls = {}, 0
+    for page in cfn.get_paginator("describe_stacks").paginate():
+        calls += 1
+        stacks.update((s["StackName"], s) for s in page.get("Stacks", []) if s.get("StackStatus") != "DELETE_COMPLETE")
+    return stacks, calls
+
+
+@RETRY
+def stacks_in_progress(cfn):
+    """Names of the region's stacks that an operation is working on. The answer stays short however many
+    stacks the region holds, unlike a DescribeStacks of the whole region."""
+    pages = cfn.get_paginator("list_stacks").paginate(StackStatusFilter=list(IN_PROGRESS_STATES))
+    return set(s["StackName"] for page in pages for s in page.get("StackSummaries", []))
+
+
+@RETRY
+def describe_stack(cfn, name):
+    """The stack by name, or None when there is none (deleted, or rolled back and deleted after a failed creation)."""
+    try:
+        stacks = cfn.describe_stacks(StackName=name).get("Stacks") or []
+    except is_boto3_error_message("does not exist"):
+        return None
+    live = [s for s in stacks if s.get("StackStatus") != "DELETE_COMPLETE"]
+    return live[0] if live else None
 
 
 @RETRY
@@ -210,6 +236,7 @@ class Region:
         self.cfn = module.client("cloudformation", retry_decorator=RETRY, region=region)
         self.sns = module.client("sns", retry_decorator=RETRY, region=region)
         self.results = {}
+        self.listing_calls = 1  # pages of the region's DescribeStacks listing, known once it has been listed
 
     def result(self, entry, **values):
         result = self.results.setdefault(entry["endpoint"], {
@@ -366,15 +393,26 @@ class Region:
             if op["phase"] == "create":
                 return "creation failed and was rolled back: %s" % _failure_reason(self.cfn, op["stack_id"])
             return "the stack disappeared"
-        if status.endswith("_IN_PROGRESS"):
+        if status.endswith(BUSY_SUFFIX):
             return None
         if status in SETTLED:
             return True
         return "stack is %s: %s" % (status, _failure_reason(self.cfn, op.get("stack_id") or op["entry"]["stack_name"]))
 
+    def _describe(self, names):
+        """The named stacks (a missing one is absent), in as few calls as it takes: one DescribeStacks per stack,
+        or the region's listing when that takes fewer calls."""
+        names = list(names)
+        if len(names) > self.listing_calls:
+            listing, self.listing_calls = list_stacks(self.cfn)
+            return dict((n, listing[n]) for n in names if n in listing)
+        described = dict((n, describe_stack(self.cfn, n)) for n in names)
+        return dict((n, s) for n, s in described.items() if s is not None)
+
     def apply(self, ops, concurrency, deadline, poll_interval):
         pending = collections.deque(ops)
         in_flight = []
+        last_poll = time.time()
         while pending or in_flight:
             while pending and len(in_flight) < concurrency:
                 op = pending.popleft()
@@ -395,14 +433,18 @@ class Region:
                                            "worked on by CloudFormation: run again later"
                               % (op["entry"]["stack_name"], self.module.params["wait_timeout"]))
                 return
-            time.sleep(poll_interval)
+            # One poll every poll_interval, start to start: the calls of a round (starting operations, describing
+            # finished stacks) come out of the wait rather than adding to it.
+            time.sleep(max(0.0, last_poll + poll_interval - time.time()))
+            last_poll = time.time()
             try:
-                listing = list_stacks(self.cfn)
+                working = stacks_in_progress(self.cfn)
             except AWS_ERRORS as e:
-                self.module.warn("listing stacks failed, trying again: %s" % e)
+                self.module.warn("listing the stacks in progress failed, trying again: %s" % e)
                 continue
-            still = []
+            still, finished = [], []
             for op in in_flight:
+                name = op["entry"]["stack_name"]
                 if op["phase"] == "create-pending":
                     try:
                         op["action"] = "create"
@@ -410,14 +452,27 @@ class Region:
                         op["action"] = "recreate"
                         still.append(op)
                     except AWS_ERRORS as e:
-                        self.fail(op["entry"], "creating stack %s again failed: %s" % (op["entry"]["stack_name"], e))
-                    continue
-                outcome = self._settle(op, listing.get(op["entry"]["stack_name"]))
+                        self.fail(op["entry"], "creating stack %s again failed: %s" % (name, e))
+                elif name in working:
+                    still.append(op)
+                else:
+                    finished.append(op)  # or not listed yet: ListStacks may lag behind a CreateStack
+            stacks = {}
+            if finished:
+                try:
+                    stacks = self._describe(op["entry"]["stack_name"] for op in finished)
+                except AWS_ERRORS as e:
+                    self.module.warn("describing the stacks that finished failed, trying again: %s" % e)
+                    still.extend(finished)
+                    finished = []
+            for op in finished:
+                stack = stacks.get(op["entry"]["stack_name"])
+                outcome = self._settle(op, stack)
                 if outcome is None:
                     still.append(op)
                 elif outcome is True:
                     if op["phase"] != "teardown":
-                        self.result(op["entry"], outputs=outputs_of(listing.get(op["entry"]["stack_name"])))
+                        self.result(op["entry"], outputs=outputs_of(stack))
                 else:
                     self.fail(op["entry"], outcome)
             in_flight = still
@@ -569,7 +624,7 @@ def main():
     for region, entries in by_region.items():
         worker = Region(module, region, entries)
         try:
-            listing = list_stacks(worker.cfn)
+            listing, worker.listing_calls = list_stacks(worker.cfn)
         except AWS_ERRORS as e:
             for entry in entries:
                 worker.fail(entry, "failed to list the stacks of %s: %s" % (region, e))

@@ -259,7 +259,8 @@ def test_resources_are_scoped_to_the_collections_stacks_and_topics(observed):
 
 # Actions allowed on "*": listings of a region, and actions without resource-level permissions.
 STAR_ONLY = {
-    "cloudformation:DescribeStacks",  # the prune lists every stack of the region
+    "cloudformation:DescribeStacks",  # a run and the prune list every stack of the region
+    "cloudformation:ListStacks",  # while a run waits: which stacks of the region are in progress
     "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData",
     "cloudwatch:ListDashboards",  # a region listing by name prefix
     "sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents",

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet import (
@@ -24,21 +25,77 @@ class Paginator:
     def __init__(self, pages):
         self.pages = pages
 
-    def paginate(self, **_kwargs):
-        return self.pages()
+    def paginate(self, **kwargs):
+        return self.pages(**kwargs)
+
+
+FINAL = {"CREATE_IN_PROGRESS": "CREATE_COMPLETE", "UPDATE_IN_PROGRESS": "UPDATE_COMPLETE",
+         "DELETE_IN_PROGRESS": None, "ROLLBACK_IN_PROGRESS": None}
 
 
 class FakeCloudFormation:
-    def __init__(self, stacks):
+    """Stacks by name. An operation stays in progress for `polls` ListStacks calls (0: it is done at once), and a
+    new stack is missing from ListStacks for its first `unlisted` answers, as a lagging real listing can be.
+    A creation named in `failing` ends rolled back and deleted (OnFailure=DELETE)."""
+
+    def __init__(self, stacks, polls=0, unlisted=0, failing=()):
         self.stacks = dict((s["StackName"], s) for s in stacks)
         self.calls = []
+        self.polls, self.unlisted, self.failing = polls, unlisted, set(failing)
+        self.most_in_progress = 0
 
     def _call(self, name, kwargs):
         kwargs.pop("aws_retry", None)
         self.calls.append((name, kwargs))
 
-    def get_paginator(self, _name):
-        return Paginator(lambda: [{"Stacks": [dict(s) for s in self.stacks.values()]}])
+    def _begin(self, stack, status):
+        stack["StackStatus"] = status
+        stack["_left"] = self.polls
+        if not self.polls:
+            self._finish(stack)
+        self.most_in_progress = max(self.most_in_progress, sum(
+            1 for s in self.stacks.values() if s["StackStatus"].endswith("_IN_PROGRESS")))
+
+    def _finish(self, stack):
+        status = stack["StackStatus"]
+        if status == "CREATE_IN_PROGRESS" and stack["StackName"] in self.failing:
+            status = "ROLLBACK_IN_PROGRESS"
+        final = FINAL.get(status, status)
+        if final is None:
+            self.stacks.pop(stack["StackName"])
+        else:
+            stack["StackStatus"] = final
+
+    def _advance(self):
+        for stack in list(self.stacks.values()):
+            if stack.get("_left"):
+                stack["_left"] -= 1
+                if not stack["_left"]:
+                    self._finish(stack)
+
+    def _summaries(self, filters):
+        self._call("list_stacks", {"StackStatusFilter": filters})
+        self._advance()
+        answer = [{"StackName": s["StackName"], "StackStatus": s["StackStatus"]} for s in self.stacks.values()
+                  if s["StackStatus"] in filters and s.get("_hidden", 0) <= 0]
+        for stack in self.stacks.values():
+            stack["_hidden"] = stack.get("_hidden", 0) - 1
+        return [{"StackSummaries": answer}]
+
+    def get_paginator(self, name):
+        if name == "list_stacks":
+            return Paginator(lambda **kwargs: self._summaries(kwargs["StackStatusFilter"]))
+        assert name == "describe_stacks"
+        return Paginator(lambda **_kwargs: self._call("describe_stacks", {}) or [
+            {"Stacks": [dict(s) for s in self.stacks.values()]}])
+
+    def describe_stacks(self, **kwargs):
+        self._call("describe_stacks", kwargs)
+        if kwargs["StackName"] not in self.stacks:
+            raise ClientError({"Error": {"Code": "ValidationError",
+                                         "Message": "Stack with id %s does not exist" % kwargs["StackName"]}},
+                              "DescribeStacks")
+        return {"Stacks": [dict(self.stacks[kwargs["StackName"]])]}
 
     def get_template(self, **kwargs):
         self._call("get_template", kwargs)
@@ -46,28 +103,32 @@ class FakeCloudFormation:
 
     def describe_stack_events(self, **kwargs):
         self._call("describe_stack_events", kwargs)
+        if kwargs["StackName"].replace("id-", "", 1) in self.failing:
+            return {"StackEvents": [{"ResourceStatus": "CREATE_FAILED",
+                                     "ResourceStatusReason": "Alarm limit exceeded"}]}
         return {"StackEvents": []}
 
     def create_stack(self, **kwargs):
         self._call("create_stack", kwargs)
         template = json.loads(kwargs["TemplateBody"])
-        self.stacks[kwargs["StackName"]] = {
-            "StackName": kwargs["StackName"], "StackId": "id-" + kwargs["StackName"], "StackStatus": "CREATE_COMPLETE",
+        stack = self.stacks[kwargs["StackName"]] = {
+            "StackName": kwargs["StackName"], "StackId": "id-" + kwargs["StackName"],
             "Tags": kwargs["Tags"], "EnableTerminationProtection": kwargs.get("EnableTerminationProtection", False),
             "Outputs": [{"OutputKey": FINGERPRINT_OUTPUT,
                          "OutputValue": template["Outputs"][FINGERPRINT_OUTPUT]["Value"]}],
-            "_template": template}
+            "_template": template, "_hidden": self.unlisted}
+        self._begin(stack, "CREATE_IN_PROGRESS")
         return {"StackId": "id-" + kwargs["StackName"]}
 
     def update_stack(self, **kwargs):
         self._call("update_stack", kwargs)
         stack = self.stacks[kwargs["StackName"]]
-        stack["StackStatus"] = "UPDATE_COMPLETE"
+        self._begin(stack, "UPDATE_IN_PROGRESS")
         return {"StackId": stack["StackId"]}
 
     def delete_stack(self, **kwargs):
         self._call("delete_stack", kwargs)
-        self.stacks.pop(kwargs["StackName"])
+        self._begin(self.stacks[kwargs["StackName"]], "DELETE_IN_PROGRESS")
 
     def update_termination_protection(self, **kwargs):
         self._call("update_termination_protection", kwargs)
@@ -111,7 +172,7 @@ class FakeSns:
         self.calls = []
 
     def get_paginator(self, _name):
-        return Paginator(lambda: [{"Subscriptions": []}])
+        return Paginator(lambda **_kwargs: [{"Subscriptions": []}])
 
     def subscribe(self, **kwargs):
         kwargs.pop("aws_retry", None)
@@ -146,8 +207,8 @@ def aws(monkeypatch):
 
     monkeypatch.setattr(AnsibleAWSModule, "client", fake_client)
 
-    def setup(stacks=(), dashboards=None):
-        clients["cloudformation"] = FakeCloudFormation(stacks)
+    def setup(stacks=(), dashboards=None, **progress):
+        clients["cloudformation"] = FakeCloudFormation(stacks, **progress)
         clients["sns"] = FakeSns()
         clients["cloudwatch"] = FakeCloudWatch(dashboards)
         return clients
@@ -155,9 +216,10 @@ def aws(monkeypatch):
     return setup
 
 
-def run(capsys, entries, check_mode=False, fleet_dashboards=()):
+def run(capsys, entries, check_mode=False, fleet_dashboards=(), **options):
     args = {"endpoints": entries, "poll_interval": 0.01, "wait_timeout": 5, "region": "us-east-1",
             "_ansible_check_mode": check_mode, "fleet_dashboards": list(fleet_dashboards)}
+    args.update(options)
     code, result = run_module(monitoring_fleet, args, capsys)
     return code, result
 
@@ -229,7 +291,7 @@ def test_unchanged_stack_makes_no_call_past_the_listing(aws, capsys):
     clients = aws([stack()])
     _code, result = run(capsys, [entry()])
     assert result["endpoints"]["ep"]["status"] == "unchanged" and not result["changed"]
-    assert clients["cloudformation"].calls == []
+    assert clients["cloudformation"].calls == [("describe_stacks", {})]  # the region's listing
 
 
 def test_update_rollback_failed_is_left_alone_with_what_to_do(aws, capsys):
@@ -301,7 +363,7 @@ def test_a_stack_another_run_is_creating_is_left_alone_without_reading_it(aws, c
     _code, result = run(capsys, [entry()])
     ep = result["endpoints"]["ep"]
     assert ep["status"] == "failed" and "is busy (CREATE_IN_PROGRESS)" in ep["error"], ep
-    assert clients["cloudformation"].calls == []  # not even GetTemplate
+    assert clients["cloudformation"].calls == [("describe_stacks", {})]  # the listing, not even GetTemplate
 
 
 def test_sns_subscriptions_never_prints_a_webhook_url(monkeypatch, capsys):
@@ -324,3 +386,90 @@ def test_sns_subscriptions_never_prints_a_webhook_url(monkeypatch, capsys):
     assert code == 0
     assert [c[1]["Endpoint"] for c in sns.calls] == [secret]
     assert "t0ken-s3cret" not in json.dumps(_result)
+
+
+# -- the wait loop: one ListStacks of the stacks in progress per poll, a DescribeStacks per stack once it is done --
+
+def fleet_of(count):
+    return [entry(endpoint="ep%d" % i, stack_name="sagemaker-monitoring-ep%d" % i,
+                  tags={"managed-by": "mlops.sagemaker_monitoring", "sagemaker-endpoint": "ep%d" % i})
+            for i in range(count)]
+
+
+def call_names(client):
+    return [c[0] for c in client.calls]
+
+
+def region_listings(cfn):
+    return sum(1 for c in cfn.calls if c == ("describe_stacks", {}))
+
+
+def described_by_name(cfn):
+    return [c[1]["StackName"] for c in cfn.calls if c[0] == "describe_stacks" and c[1]]
+
+
+def test_creates_are_waited_for_with_one_listing_per_poll_and_a_description_per_finished_stack(aws, capsys):
+    clients = aws([], polls=3)
+    _code, result = run(capsys, fleet_of(3), concurrency=1)
+    cfn = clients["cloudformation"]
+    assert all(r["status"] == "changed" for r in result["endpoints"].values()), result
+    assert sorted(cfn.stacks) == ["sagemaker-monitoring-ep%d" % i for i in range(3)]
+    assert all(s["StackStatus"] == "CREATE_COMPLETE" for s in cfn.stacks.values())
+    assert cfn.most_in_progress == 1  # the concurrency setting
+    names = call_names(cfn)
+    assert names.count("create_stack") == 3 and names.count("list_stacks") == 9  # three waves of 3 polls
+    # a stack is described once, when it has left the in-progress listing; the region is listed only at the start
+    assert sorted(described_by_name(cfn)) == sorted(cfn.stacks) and region_listings(cfn) == 1
+    filters = set(tuple(c[1]["StackStatusFilter"]) for c in cfn.calls if c[0] == "list_stacks")
+    assert len(filters) == 1 and all(s.endswith("_IN_PROGRESS") for s in filters.pop())
+
+
+def test_stacks_finishing_together_are_read_from_one_region_listing_when_that_is_fewer_calls(aws, capsys):
+    clients = aws([], polls=2)
+    _code, result = run(capsys, fleet_of(4), concurrency=2)
+    cfn = clients["cloudformation"]
+    assert all(r["status"] == "changed" for r in result["endpoints"].values()), result
+    assert cfn.most_in_progress == 2
+    # two finish in each of two waves: a one-page listing each time beats two DescribeStacks
+    assert described_by_name(cfn) == [] and region_listings(cfn) == 1 + 2
+
+
+def test_outputs_of_a_created_stack_come_from_its_own_description(aws, capsys):
+    aws([], polls=1)
+    _code, result = run(capsys, fleet_of(1))
+    ep = result["endpoints"]["ep0"]
+    assert ep["status"] == "changed" and FINGERPRINT_OUTPUT in ep.get("outputs", {}), ep
+
+
+def test_a_stack_missing_from_a_lagging_listing_is_described_and_still_waited_for(aws, capsys):
+    clients = aws([], polls=3, unlisted=2)
+    _code, result = run(capsys, fleet_of(1))
+    cfn = clients["cloudformation"]
+    assert result["endpoints"]["ep0"]["status"] == "changed", result
+    assert cfn.stacks["sagemaker-monitoring-ep0"]["StackStatus"] == "CREATE_COMPLETE"
+    # unlisted for two polls: described each time, found in progress, kept; then listed; then done
+    assert len(described_by_name(cfn)) == 3
+
+
+def test_a_creation_that_fails_and_rolls_back_is_reported_with_its_reason(aws, capsys):
+    clients = aws([], polls=2, failing=["sagemaker-monitoring-ep1"])
+    _code, result = run(capsys, fleet_of(2))
+    ok, bad = result["endpoints"]["ep0"], result["endpoints"]["ep1"]
+    assert ok["status"] == "changed"
+    assert bad["status"] == "failed" and "rolled back: Alarm limit exceeded" in bad["error"], bad
+    assert "sagemaker-monitoring-ep1" not in clients["cloudformation"].stacks
+
+
+def test_a_delete_is_waited_for_until_the_stack_is_gone(aws, capsys):
+    clients = aws([stack()], polls=2)
+    _code, result = run(capsys, [entry(state="absent")])
+    assert result["endpoints"]["ep"]["status"] == "changed"
+    assert clients["cloudformation"].stacks == {}
+    assert call_names(clients["cloudformation"]).count("list_stacks") == 2
+
+
+def test_stacks_still_in_progress_at_the_wait_timeout_fail_by_name(aws, capsys):
+    aws([], polls=10 ** 6)
+    _code, result = run(capsys, fleet_of(1), wait_timeout=1, poll_interval=0.2)
+    ep = result["endpoints"]["ep0"]
+    assert ep["status"] == "failed" and "sagemaker-monitoring-ep0 did not finish within wait_timeout" in ep["error"]
