@@ -498,6 +498,7 @@ def bench(n, forks, systems, work, log):
     extra["forks"] = forks
     extra["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     extra["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    extra["commit"] = source_commit()
     extra["versions"] = versions()
     extra["inventory"] = {
         "instance_type": INSTANCE_TYPE, "subscribers": "none (identical for every system)",
@@ -537,14 +538,29 @@ def bench(n, forks, systems, work, log):
     return results
 
 
+def source_commit():
+    """The commit benchmarked, marked when the working tree differs from it; None outside a git clone."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
+    except OSError:
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
 # --------------------------------------------------------------------------------------------- output
 
 def markdown(results):
     n = results["endpoints"]
     extra = results["extra"]
     lines = [
-        "Fleet benchmark, N = %d endpoints (%s, forks %d, %s CPUs), %s." % (
-            n, INSTANCE_TYPE, extra["forks"], extra["machine"]["cpus"], extra["date"]),
+        "Fleet benchmark, N = %d endpoints (%s, forks %d, %s CPUs), %s%s." % (
+            n, INSTANCE_TYPE, extra["forks"], extra["machine"]["cpus"], extra["date"],
+            ", commit %s" % extra["commit"] if extra.get("commit") else ""),
         "",
         "| system | first rollout s | no-change s | one change s | CPU s (first / no-change / change) "
         "| peak RSS MB | API calls (first / no-change / change) | no-change calls per endpoint |",

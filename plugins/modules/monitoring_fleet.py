@@ -16,10 +16,10 @@ description:
     already as desired (a fingerprint of the applied template and tags is kept in the stack tag
     output C(MonitoringFingerprint)), so a run where nothing changed makes no call per endpoint.
   - For the other stacks it reads the deployed template and says each change in words, then starts the creates
-    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop: every
-    O(poll_interval) seconds one ListStacks asks which stacks of the region are still in progress, and a stack of
-    this run that is no longer among them is described once, by name, for its outcome and outputs. The wait
-    ends after O(wait_timeout) seconds.
+    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop. Every
+    O(poll_interval) seconds one ListStacks asks which stacks of the region are still in progress; the stacks of
+    this run that are no longer among them are read once for their outcome and outputs, each by name, or from
+    one listing of the region when that takes fewer calls. The wait ends after O(wait_timeout) seconds.
   - Entries with C(state=absent) have their stack deleted, if it is tagged as this collection's and has no
     termination protection; the deletes are waited for in the same loop.
   - C(termination_protection) of each entry is set on creation and kept right afterwards (the listing shows it).
