@@ -166,6 +166,11 @@ def _tag_list(tags):
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
+def _live(stacks):
+    """Stacks that still exist: some servers go on listing deleted ones, as DELETE_COMPLETE."""
+    return [s for s in stacks if s.get("StackStatus") != "DELETE_COMPLETE"]
+
+
 @RETRY
 def list_stacks(cfn):
     """The region's stacks by name (deleted ones, which some servers still list, left out), and how many calls
@@ -173,7 +178,7 @@ def list_stacks(cfn):
     stacks, calls = {}, 0
     for page in cfn.get_paginator("describe_stacks").paginate():
         calls += 1
-        stacks.update((s["StackName"], s) for s in page.get("Stacks", []) if s.get("StackStatus") != "DELETE_COMPLETE")
+        stacks.update((s["StackName"], s) for s in _live(page.get("Stacks", [])))
     return stacks, calls
 
 
@@ -192,7 +197,7 @@ def describe_stack(cfn, name):
         stacks = cfn.describe_stacks(StackName=name).get("Stacks") or []
     except is_boto3_error_message("does not exist"):
         return None
-    live = [s for s in stacks if s.get("StackStatus") != "DELETE_COMPLETE"]
+    live = _live(stacks)
     return live[0] if live else None
 
 
