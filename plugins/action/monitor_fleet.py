@@ -44,7 +44,7 @@ ARGS = dict(
     template=dict(type="path", required=True),
     concurrency=dict(type="int"),
     wait_timeout=dict(type="int"),
-    poll_interval=dict(type="float", default=2.0),
+    poll_interval=dict(type="float", default=5.0),
     **dict((name, dict(type="raw")) for name in AWS_OPTIONS)
 )
 

@@ -27,6 +27,38 @@ IN_PROGRESS_STATES = (
     "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS",
     "IMPORT_ROLLBACK_IN_PROGRESS",
 )
+# The wait loop's shortest delay between two polls, in seconds, and the share of an operation's typical duration
+# that a freed slot may stay idle before a poll notices it.
+SHORTEST_POLL_DELAY = 0.5
+POLL_SHARE_OF_DURATION = 0.125
+
+
+class PollDelays:
+    """How long the wait loop sleeps before each poll of the stacks in progress. A stack operation takes a second
+    or two on an emulator and minutes in a real region, so the delay follows what the run sees: an eighth of the
+    median time its finished operations took, between the shortest and the longest delay. Until one has finished,
+    the delay starts at the shortest and doubles after each poll."""
+
+    def __init__(self, longest, shortest=SHORTEST_POLL_DELAY):
+        self.shortest = min(shortest, longest)
+        self.longest = longest
+        self.delay = self.shortest
+        self.durations = []
+
+    def after_poll(self, durations=()):
+        """The delay before the next poll, given the seconds each operation the last poll saw finish took."""
+        self.durations = (self.durations + list(durations))[-50:]
+        if self.durations:
+            ordered = sorted(self.durations)
+            middle = len(ordered) // 2
+            median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+            self.delay = median * POLL_SHARE_OF_DURATION
+        else:
+            self.delay *= 2
+        self.delay = min(self.longest, max(self.shortest, self.delay))
+        return self.delay
+
+
 # A stack whose creation failed and rolled back holds no resources: deleting it loses nothing.
 RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 STUCK_STATES = {

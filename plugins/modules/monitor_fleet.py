@@ -42,9 +42,12 @@ options:
     description: Seconds to wait for the stack operations; default the largest C(endpoint_monitoring_wait_timeout).
     type: int
   poll_interval:
-    description: Seconds between two listings of a region's stacks while waiting.
+    description:
+      - The longest wait, in seconds, between two polls of a region's stacks in progress.
+      - The wait is an eighth of the median time the finished operations took, at least 0.5 seconds; until one has
+        finished, it starts at 0.5 seconds and doubles after each poll.
     type: float
-    default: 2.0
+    default: 5.0
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

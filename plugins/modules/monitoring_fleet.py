@@ -16,10 +16,10 @@ description:
     already as desired (a fingerprint of the applied template and tags is kept in the stack tag
     output C(MonitoringFingerprint)), so a run where nothing changed makes no call per endpoint.
   - For the other stacks it reads the deployed template and says each change in words, then starts the creates
-    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop. Every
-    O(poll_interval) seconds one ListStacks asks which stacks of the region are still in progress; the stacks of
-    this run that are no longer among them are read once for their outcome and outputs, each by name, or from
-    one listing of the region when that takes fewer calls. The wait ends after O(wait_timeout) seconds.
+    and updates together, at most O(concurrency) at a time, and waits for all of them in one loop. Each poll is
+    one ListStacks of the region's stacks still in progress; the stacks of this run that are no longer among them
+    are read once for their outcome and outputs, each by name, or from one listing of the region when that takes
+    fewer calls, and their slots go to the next operations. The wait ends after O(wait_timeout) seconds.
   - Entries with C(state=absent) have their stack deleted, if it is tagged as this collection's and has no
     termination protection; the deletes are waited for in the same loop.
   - C(termination_protection) of each entry is set on creation and kept right afterwards (the listing shows it).
@@ -50,9 +50,13 @@ options:
     type: int
     default: 1800
   poll_interval:
-    description: Seconds between two listings of the region's stacks while waiting.
+    description:
+      - The longest wait, in seconds, between two polls of the stacks in progress.
+      - The wait is an eighth of the median time the run's finished operations took (a freed slot is not left
+        idle for long), at least 0.5 seconds and at most this. Until an operation has finished, it starts at 0.5
+        seconds and doubles after each poll.
     type: float
-    default: 2.0
+    default: 5.0
   fleet_dashboards:
     description:
       - Fleet dashboards to keep right, after the stacks, each C(region), C(name) (the pages are the name, or the
@@ -146,6 +150,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_p
     BUSY_SUFFIX,
     IN_PROGRESS_STATES,
     PlanError,
+    PollDelays,
     busy,
     parse_template,
     plan_stack,
@@ -345,6 +350,7 @@ class Region:
 
     # ---------------------------------------------------------------- apply
     def _start(self, op):
+        op["started"] = time.time()
         entry = op["entry"]
         name = entry["stack_name"]
         if op["action"] == "delete":
@@ -417,6 +423,8 @@ class Region:
     def apply(self, ops, concurrency, deadline, poll_interval):
         pending = collections.deque(ops)
         in_flight = []
+        delays = PollDelays(poll_interval)
+        delay = delays.delay
         last_poll = time.time()
         while pending or in_flight:
             while pending and len(in_flight) < concurrency:
@@ -438,9 +446,9 @@ class Region:
                                            "worked on by CloudFormation: run again later"
                               % (op["entry"]["stack_name"], self.module.params["wait_timeout"]))
                 return
-            # One poll every poll_interval, start to start: the calls of a round (starting operations, describing
-            # finished stacks) come out of the wait rather than adding to it.
-            time.sleep(max(0.0, last_poll + poll_interval - time.time()))
+            # Delays count start to start: the calls of a round (starting operations, describing finished stacks)
+            # come out of the wait rather than adding to it.
+            time.sleep(max(0.0, min(last_poll + delay, deadline) - time.time()))
             last_poll = time.time()
             try:
                 working = stacks_in_progress(self.cfn)
@@ -470,17 +478,21 @@ class Region:
                     self.module.warn("describing the stacks that finished failed, trying again: %s" % e)
                     still.extend(finished)
                     finished = []
+            durations = []
             for op in finished:
                 stack = stacks.get(op["entry"]["stack_name"])
                 outcome = self._settle(op, stack)
                 if outcome is None:
                     still.append(op)
-                elif outcome is True:
+                    continue
+                durations.append(last_poll - op["started"])
+                if outcome is True:
                     if op["phase"] != "teardown":
                         self.result(op["entry"], outputs=outputs_of(stack))
                 else:
                     self.fail(op["entry"], outcome)
             in_flight = still
+            delay = delays.after_poll(durations)
 
     # ---------------------------------------------------------------- fleet dashboards
     def monitored(self, listing):
@@ -603,7 +615,7 @@ def main():
             endpoints=dict(type="list", elements="dict", required=True),
             concurrency=dict(type="int", default=10),
             wait_timeout=dict(type="int", default=1800),
-            poll_interval=dict(type="float", default=2.0),
+            poll_interval=dict(type="float", default=5.0),
             fleet_dashboards=dict(type="list", elements="dict", default=[]),
         ),
         supports_check_mode=True,

@@ -468,6 +468,31 @@ def test_a_delete_is_waited_for_until_the_stack_is_gone(aws, capsys):
     assert call_names(clients["cloudformation"]).count("list_stacks") == 2
 
 
+class Clock:
+    def __init__(self):
+        self.now, self.slept = 1000.0, []
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_wait_backs_off_until_an_operation_finishes_then_polls_at_a_share_of_its_duration(
+        aws, capsys, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(monitoring_fleet, "time", clock)
+    clients = aws([], polls=4)
+    _code, result = run(capsys, fleet_of(3), concurrency=1, poll_interval=3.0, wait_timeout=100)
+    assert all(r["status"] == "changed" for r in result["endpoints"].values()), result
+    assert call_names(clients["cloudformation"]).count("list_stacks") == 12  # each create is in progress 4 polls
+    # first: 0.5 doubling up to 3; it took 6.5 s, so an eighth of that; the second took 3.25 s: the median is
+    # 4.875 s, an eighth of which is the delay for the third
+    assert clock.slept == [0.5, 1.0, 2.0, 3.0] + [6.5 / 8] * 4 + [4.875 / 8] * 4
+
+
 def test_stacks_still_in_progress_at_the_wait_timeout_fail_by_name(aws, capsys):
     aws([], polls=10 ** 6)
     _code, result = run(capsys, fleet_of(1), wait_timeout=1, poll_interval=0.2)

@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import build_dashboard, minify
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
     PlanError,
+    PollDelays,
     diff_tags,
     diff_templates,
     parse_template,
@@ -308,3 +309,22 @@ def test_prune_takes_only_the_collections_stacks_of_endpoints_that_are_gone():
     pruned = plan_prune(stacks, ["alive"], keep=["kept"])
     assert [(p["stack_name"], p["endpoint"]) for p in pruned] == [("sm-gone", "gone"), ("sm-rolled", "gone3")]
     assert plan_prune(stacks, ["alive", "gone", "gone3"], keep=["kept"]) == []
+
+
+def test_poll_delays_double_until_an_operation_has_finished():
+    delays = PollDelays(5.0)
+    assert delays.delay == 0.5
+    assert [delays.after_poll() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_poll_delays_follow_the_median_duration_of_finished_operations_within_bounds():
+    delays = PollDelays(5.0)
+    assert delays.after_poll([16.0]) == 2.0  # an eighth
+    assert delays.after_poll() == 2.0  # nothing new finished: the durations seen so far still hold
+    assert delays.after_poll([1.0, 2.0]) == 0.5  # median 2 s: an eighth is under the shortest delay
+    assert delays.after_poll([600.0] * 4) == 5.0  # median 600 s: capped at the longest
+
+
+def test_poll_delays_never_exceed_a_longest_delay_below_the_shortest():
+    delays = PollDelays(0.2)
+    assert delays.delay == 0.2 and delays.after_poll() == 0.2 and delays.after_poll([100.0]) == 0.2
