@@ -602,6 +602,26 @@ def write_results(results, results_dir, name="latest"):
     return text
 
 
+def combine_runs(results):
+    """One result per fleet size from runs made separately. Runs of the same size are merged system by system,
+    a later run's system replacing an earlier one's (to re-measure one system where the others have not changed);
+    each system keeps the commit it was measured at, in extra.commits."""
+    by_size = collections.OrderedDict()
+    for result in results:
+        commit = result.get("extra", {}).get("commit") or "unrecorded"
+        merged = by_size.setdefault(result["endpoints"], {"endpoints": result["endpoints"], "runs": {},
+                                                          "extra": dict(result.get("extra", {}), commits={})})
+        for system, run in result["runs"].items():
+            merged["runs"][system] = run
+            merged["extra"]["commits"][system] = commit
+    ordered = []
+    for n in sorted(by_size):
+        merged = by_size[n]
+        merged["runs"] = collections.OrderedDict((s, merged["runs"][s]) for s in SYSTEMS if s in merged["runs"])
+        ordered.append(merged)
+    return ordered
+
+
 def write_scale(all_results, results_dir):
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, "scale.json"), "w") as f:
@@ -616,6 +636,11 @@ def write_scale(all_results, results_dir):
         for phase in PHASES:
             lines.append("| %s | %s | %s |" % (LABELS[system], phase.replace("_", " "), " | ".join(
                 "%.1f" % r["runs"][system][PHASE_KEYS[phase]] if system in r["runs"] else "-" for r in all_results)))
+    sources = ["N = %d: %s" % (r["endpoints"], ", ".join("%s %s" % (LABELS[system], commit)
+                                                        for system, commit in r["extra"]["commits"].items()))
+               for r in all_results if r["extra"].get("commits")]
+    if sources:
+        lines += ["", "Commit measured, per point: " + "; ".join(sources) + "."]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(results_dir, "scale.md"), "w") as f:
         f.write(text)
@@ -661,15 +686,17 @@ def main(argv=None):
                         help="comma-separated subset of %s (default: all three)" % ", ".join(SYSTEMS))
     parser.add_argument("--results-dir", default=RESULTS_DIR)
     parser.add_argument("--work-dir", help="inventory, logs (kept); default: a new temporary directory")
-    parser.add_argument("--combine", help="comma-separated result files (.json) of earlier runs at other sizes: "
-                                          "write scale.json/md/png from them, run nothing")
+    parser.add_argument("--combine", help="comma-separated result files (.json) of earlier runs: write "
+                                          "scale.json/md/png from them, run nothing. Files of the same N are "
+                                          "merged system by system, a later file's system replacing an earlier "
+                                          "one's")
     args = parser.parse_args(argv)
     if args.combine:
         combined = []
         for path in args.combine.split(","):
             with open(path) as f:
                 combined.append(json.load(f))
-        print(write_scale(sorted(combined, key=lambda r: r["endpoints"]), args.results_dir))
+        print(write_scale(combine_runs(combined), args.results_dir))
         return 0
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -697,7 +724,7 @@ def main(argv=None):
         else:
             log("\n" + write_results(results, args.results_dir))
     if args.scale:
-        log("\n" + write_scale(all_results, args.results_dir))
+        log("\n" + write_scale(combine_runs(all_results), args.results_dir))
         for results in all_results:
             log(markdown(results))
         # The largest fleet of the scale run is also the latest single-size result (make bench's files).

@@ -114,3 +114,24 @@ def test_metric_math_queries_become_the_alarm_modules_snake_case():
             "metric": {"namespace": "AWS/SageMaker", "metric_name": "Invocation5XXErrors",
                        "dimensions": [{"name": "EndpointName", "value": "e"}]}, "period": 300, "stat": "Sum"}},
         {"id": "rate", "expression": "100 * errors", "label": "rate", "return_data": True}]
+
+
+def test_runs_made_separately_combine_per_size_with_a_later_system_replacing_an_earlier_one():
+    def result(n, commit, **walls):
+        extra = {"forks": 5, "commit": commit} if commit else {"forks": 5}
+        return {"endpoints": n, "extra": extra, "runs": dict(
+            (system, {"first_rollout_s": wall, "noop_s": wall, "one_change_s": wall}) for system, wall in walls.items())}
+
+    combined = bench.combine_runs([
+        result(300, "c300", collection=80.0, per_alarm_baseline=900.0),
+        result(10, None, collection=6.0, per_stack_baseline=17.0, per_alarm_baseline=35.0),
+        result(10, "new", collection=4.0),
+    ])
+    assert [r["endpoints"] for r in combined] == [10, 300]
+    small = combined[0]
+    assert list(small["runs"]) == ["collection", "per_stack_baseline", "per_alarm_baseline"]
+    assert small["runs"]["collection"]["first_rollout_s"] == 4.0
+    assert small["runs"]["per_alarm_baseline"]["first_rollout_s"] == 35.0
+    assert small["extra"]["commits"] == {"collection": "new", "per_stack_baseline": "unrecorded",
+                                         "per_alarm_baseline": "unrecorded"}
+    assert combined[1]["extra"]["commits"] == {"collection": "c300", "per_alarm_baseline": "c300"}
