@@ -440,7 +440,7 @@ class Region:
                     self.fail(op["entry"], "%s of stack %s failed: %s" % (op["action"], op["entry"]["stack_name"], e))
             if not in_flight:
                 continue
-            if time.time() > deadline:
+            if time.time() >= deadline:
                 for op in in_flight:
                     self.fail(op["entry"], "stack %s did not finish within wait_timeout (%ds); it is still being "
                                            "worked on by CloudFormation: run again later"

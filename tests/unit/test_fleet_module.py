@@ -493,6 +493,15 @@ def test_the_wait_backs_off_until_an_operation_finishes_then_polls_at_a_share_of
     assert clock.slept == [0.5, 1.0, 2.0, 3.0] + [6.5 / 8] * 4 + [4.875 / 8] * 4
 
 
+def test_the_wait_does_not_sleep_past_the_wait_timeout(aws, capsys, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(monitoring_fleet, "time", clock)
+    aws([], polls=10 ** 6)
+    _code, result = run(capsys, fleet_of(1), wait_timeout=3, poll_interval=5.0)
+    assert result["endpoints"]["ep0"]["status"] == "failed"
+    assert clock.slept == [0.5, 1.0, 1.5]  # the third delay (2 s) is cut at the deadline, then it gives up
+
+
 def test_stacks_still_in_progress_at_the_wait_timeout_fail_by_name(aws, capsys):
     aws([], polls=10 ** 6)
     _code, result = run(capsys, fleet_of(1), wait_timeout=1, poll_interval=0.2)
