@@ -539,11 +539,13 @@ def bench(n, forks, systems, work, log):
 
 
 def source_commit():
-    """The commit benchmarked, marked when the working tree differs from it; None outside a git clone."""
+    """The commit benchmarked, marked when the working tree differs from it (results of earlier runs aside);
+    None outside a git clone."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/results"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
     except OSError:
         return None
@@ -639,7 +641,10 @@ def write_scale(all_results, results_dir):
     sources = ["N = %d: %s" % (r["endpoints"], ", ".join("%s %s" % (LABELS[system], commit)
                                                         for system, commit in r["extra"]["commits"].items()))
                for r in all_results if r["extra"].get("commits")]
-    if sources:
+    commits = set(c for r in all_results for c in r["extra"].get("commits", {}).values())
+    if len(commits) == 1:
+        lines += ["", "Every point measured at commit %s." % commits.pop()]
+    elif sources:
         lines += ["", "Commit measured, per point: " + "; ".join(sources) + "."]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(results_dir, "scale.md"), "w") as f:
