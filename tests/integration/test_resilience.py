@@ -213,6 +213,11 @@ class Playbook:
         command = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory.path,
                    os.path.join(PLAYBOOKS, "monitor_endpoints.yml")] + list(args)
         self.log_path = log_path
+        # A killed run cannot clean up its temporary files (Ansible's, and the module's unpacked payload): they
+        # go next to the log, into the test's own directory, instead of /tmp and ~/.ansible/tmp.
+        scratch = log_path + ".tmp"
+        os.makedirs(scratch, exist_ok=True)
+        env = dict(env, TMPDIR=scratch, ANSIBLE_LOCAL_TEMP=scratch, ANSIBLE_REMOTE_TEMP=scratch)
         self._log = open(log_path, "w")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
