@@ -32,7 +32,7 @@ def molecule_localstack(tmp_path_factory):
         server.stop()
 
 
-def molecule_env(server):
+def molecule_env(server, scratch):
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("MOLECULE_"))
     env.update(server.env(REGION))
     env.update({
@@ -42,6 +42,8 @@ def molecule_env(server):
         "NO_COLOR": "1",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # Molecule keeps its scenario state under ~/.ansible/tmp, one directory per checkout, and never removes it.
+        "MOLECULE_EPHEMERAL_DIRECTORY": scratch,
     })
     return env
 
@@ -54,9 +56,10 @@ def live_stacks(server):
 
 
 @pytest.mark.integration
-def test_molecule_default_scenario(molecule_localstack):
+def test_molecule_default_scenario(molecule_localstack, tmp_path):
+    env = molecule_env(molecule_localstack, str(tmp_path / "molecule"))
     completed = subprocess.run([os.path.join(VENV_BIN, "molecule"), "test", "--scenario-name", "default"],
-                               cwd=ROOT, env=molecule_env(molecule_localstack), stdout=subprocess.PIPE,
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
     output = ANSI.sub("", completed.stdout)
     assert completed.returncode == 0, output[-20000:]
