@@ -11,8 +11,8 @@ name: monitoring_cost
 short_description: The monthly CloudWatch cost of the monitoring, per endpoint and for the fleet
 version_added: 1.0.0
 description:
-  - Prices what the run deploys for each endpoint from the role's fleet result, C(endpoint_monitoring_fleet),
-    from the alarms computed for it (with the composite alarm) and the metrics of its dashboard.
+  - Prices what the run deploys for each endpoint, from the run's outcome (the monitoring_results filter): the
+    alarms computed for it (with the composite alarm) and the metrics of its dashboard.
   - CloudWatch bills an alarm per metric it evaluates (a metric-math alarm one per metric its expression
     queries, an anomaly-detection alarm three), more for alarms with periods under 60 seconds, composite alarms
     at a price of their own, and dashboards beyond the account's free ones.
@@ -22,7 +22,7 @@ description:
 positional: prices
 options:
   _input:
-    description: C(endpoint_monitoring_fleet), registered by the endpoint_monitoring role.
+    description: The run's outcome, from the monitoring_results filter.
     type: dict
     required: true
   prices:
@@ -37,7 +37,9 @@ options:
 EXAMPLES = r"""
 - name: Print the monthly cost
   ansible.builtin.debug:
-    msg: "{{ endpoint_monitoring_fleet | mlops.sagemaker_monitoring.monitoring_cost({'dashboard': 3.0}) }}"
+    msg: >-
+      {{ ansible_play_hosts_all | mlops.sagemaker_monitoring.monitoring_results(hostvars, ansible_play_hosts)
+         | mlops.sagemaker_monitoring.monitoring_cost({'dashboard': 3.0}) }}
   run_once: true
 """
 
@@ -74,9 +76,9 @@ def monitoring_cost(fleet, prices=None):
     usage = fleet.get("usage") or {}
     try:
         prices = merge_prices(_plain(prices) or {})
-        costs = dict((endpoint, endpoint_cost(u["alarms"], dashboards=u["dashboards"], prices=prices,
-                                              dashboard_metrics=u["dashboard_metrics"]))
-                     for endpoint, u in usage.items())
+        costs = dict((host, endpoint_cost(u["alarms"], dashboards=u["dashboards"], prices=prices,
+                                          dashboard_metrics=u["dashboard_metrics"]))
+                     for host, u in usage.items())
         if not costs:
             return ["Monthly CloudWatch cost: no endpoint to price (none got as far as computing its alarms)."]
         # Fleet dashboards this run keeps are billed like any other dashboard (the free ones counted once).
@@ -96,7 +98,7 @@ def monitoring_cost(fleet, prices=None):
             lines = describe(costs, totals, prices)
     except CostError as e:
         raise AnsibleFilterError("monitoring_cost: %s" % e)
-    not_priced = sorted(h for h, r in results.items() if r.get("endpoint") not in usage)
+    not_priced = sorted(h for h in results if h not in usage)
     if not_priced:
         lines.append("Not priced (no computed alarms): %s" % ", ".join(not_priced))
     return lines

@@ -11,25 +11,22 @@ name: rollout_summary
 short_description: One line per endpoint on how a monitoring run went
 version_added: 1.0.0
 description:
-  - Turns the role's fleet result (C(endpoint_monitoring_fleet)) into a line per endpoint (changed, unchanged,
-    failed with why) and a total. Hosts of the play without a result (failed before the role) are "not run".
-positional: hosts
+  - Turns a run's outcome (R(monitoring_results,ansible_collections.mlops.sagemaker_monitoring.monitoring_results_filter))
+    into a line per endpoint (changed, unchanged, failed with why, not run) and a total, then a line per fleet
+    dashboard the run kept.
 options:
   _input:
-    description: C(endpoint_monitoring_fleet), registered by the endpoint_monitoring role.
+    description: The run's outcome, from the monitoring_results filter.
     type: dict
-    required: true
-  hosts:
-    description: The hosts of the play.
-    type: list
-    elements: str
     required: true
 """
 
 EXAMPLES = r"""
-- name: Print the summary
+- name: Summarise the run
   ansible.builtin.debug:
-    msg: "{{ endpoint_monitoring_fleet | mlops.sagemaker_monitoring.rollout_summary(ansible_play_hosts_all) }}"
+    msg: >-
+      {{ ansible_play_hosts_all | mlops.sagemaker_monitoring.monitoring_results(hostvars, ansible_play_hosts)
+         | mlops.sagemaker_monitoring.rollout_summary }}
   run_once: true
 """
 
@@ -46,10 +43,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary
 )
 
 
-def rollout_summary(fleet, hosts):
-    results = (fleet or {}).get("hosts") or {}
-    return summarize(dict((h, results.get(h)) for h in hosts)) + summarize_dashboards((fleet or {}).get(
-        "fleet_dashboards"))
+def rollout_summary(run):
+    run = run or {}
+    return summarize(run.get("hosts") or {}) + summarize_dashboards(run.get("fleet_dashboards"))
 
 
 class FilterModule(object):

@@ -153,9 +153,7 @@ profile: ml-readonly
 endpoint_url: http://127.0.0.1:5000
 """
 
-import datetime
 import fnmatch
-import re
 
 try:
     import botocore
@@ -163,54 +161,24 @@ except ImportError:
     pass  # reported by AWSInventoryBase (require_aws_sdk)
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instance_types import instance_counts
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import (
+    components_by_endpoint,
+    endpoint_facts,
+    iso_time,
+    list_endpoints,
+    list_inference_components,
+    list_tags,
+    read_endpoint_facts,
+    short_error,
+)
 
 # Bump when the shape of the cached data changes: an old cache entry is then ignored, not misread.
 CACHE_FORMAT = 1
 
-# SageMaker says ThrottlingException, which AWSRetry does not know by default.
-_retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException"])
-
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-
-
-# --- SageMaker calls ------------------------------------------------------------------------------------
-
-
-@_retry
-def _list_endpoints(client, page_size=None):
-    config = {"PageSize": page_size} if page_size else {}
-    return client.get_paginator("list_endpoints").paginate(PaginationConfig=config).build_full_result()["Endpoints"]
-
-
-@_retry
-def _list_tags(client, arn):
-    return client.get_paginator("list_tags").paginate(ResourceArn=arn).build_full_result().get("Tags", [])
-
-
-@_retry
-def _describe_endpoint(client, name):
-    return client.describe_endpoint(EndpointName=name)
-
-
-@_retry
-def _describe_endpoint_config(client, name):
-    return client.describe_endpoint_config(EndpointConfigName=name)
-
-
-@_retry
-def _describe_model(client, name):
-    return client.describe_model(ModelName=name)
-
-
-@_retry
-def _list_inference_components(client):
-    paginator = client.get_paginator("list_inference_components")
-    return paginator.paginate().build_full_result().get("InferenceComponents", [])
 
 
 # --- pure functions: selection and host variables -------------------------------------------------------
@@ -239,111 +207,23 @@ def tags_match(tags, wanted):
     return all(key in tags and tags[key] == tag_text(value) for key, value in wanted.items())
 
 
-def iso_time(value):
-    """A botocore timestamp as ISO 8601 in UTC; text is passed through."""
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc)
-        return value.isoformat()
-    return value
-
-
-def short_error(error, limit=200):
-    """One line about a boto error: its code and the start of its message (servers may answer with HTML)."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
-        text = "%s: %s" % (response["Error"].get("Code", "?"), response["Error"].get("Message", ""))
-    else:
-        text = str(error)
-    text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _first(*values):
-    for value in values:
-        if value is not None:
-            return value
-    return None
-
-
-def build_variants(endpoint, config):
-    """One dict per production variant, from DescribeEndpoint (what runs) completed by DescribeEndpointConfig
-    (instance type, configured counts); ``config`` may be None when the configuration was deleted."""
-    configured = dict((v.get("VariantName"), v) for v in (config or {}).get("ProductionVariants") or [])
-    live = dict((v.get("VariantName"), v) for v in endpoint.get("ProductionVariants") or [])
-    names = [v.get("VariantName") for v in endpoint.get("ProductionVariants") or []] or list(configured)
-    variants = []
-    for name in names:
-        running = live.get(name, {})
-        wanted = configured.get(name, {})
-        serverless_config = running.get("CurrentServerlessConfig") or running.get("DesiredServerlessConfig")
-        if not serverless_config and running.get("CurrentInstanceCount") is None:
-            serverless_config = wanted.get("ServerlessConfig")
-        if serverless_config:
-            variants.append({
-                "name": name,
-                "instance_type": None,
-                "instance_count": None,
-                "vcpus": None,
-                "gpus": None,
-                "serverless": {
-                    "memory_size_mb": serverless_config.get("MemorySizeInMB"),
-                    "max_concurrency": serverless_config.get("MaxConcurrency"),
-                    "provisioned_concurrency": serverless_config.get("ProvisionedConcurrency") or 0,
-                },
-            })
-            continue
-        instance_type = wanted.get("InstanceType")
-        vcpus, gpus = instance_counts(instance_type)
-        variants.append({
-            "name": name,
-            "instance_type": instance_type,
-            "instance_count": _first(running.get("CurrentInstanceCount"), running.get("DesiredInstanceCount"),
-                                     wanted.get("InitialInstanceCount")),
-            "vcpus": vcpus,
-            "gpus": gpus,
-            "serverless": None,
-        })
-    return variants
-
-
-def endpoint_type(endpoint, config, variants):
-    if (config or {}).get("AsyncInferenceConfig") or endpoint.get("AsyncInferenceConfig"):
-        return "async"
-    if variants and all(v["serverless"] for v in variants):
-        return "serverless"
-    return "realtime"
-
-
-def is_multi_model(model):
-    """True when a container of the model (DescribeModel) is in MultiModel mode."""
-    containers = [model.get("PrimaryContainer") or {}] + list(model.get("Containers") or [])
-    return any(container.get("Mode") == "MultiModel" for container in containers)
-
-
-def model_names(config):
-    return [v["ModelName"] for v in (config or {}).get("ProductionVariants") or [] if v.get("ModelName")]
-
-
 def endpoint_host_vars(region, endpoint, config, tags, multi_model, inference_components):
     """The host variables of one endpoint: the contract the endpoint_monitoring role reads."""
-    variants = build_variants(endpoint, config)
-    return {
+    host_vars = {
         "ansible_connection": "local",
         "endpoint_monitoring_endpoint_name": endpoint["EndpointName"],
         "endpoint_monitoring_region": region,
-        "endpoint_monitoring_endpoint_type": endpoint_type(endpoint, config, variants),
-        "endpoint_monitoring_multi_model": bool(multi_model),
-        "endpoint_monitoring_variants": variants,
-        "endpoint_monitoring_inference_components": sorted(inference_components),
-        "sagemaker_endpoint": {
-            "arn": endpoint.get("EndpointArn"),
-            "status": endpoint.get("EndpointStatus"),
-            "config_name": endpoint.get("EndpointConfigName"),
-            "creation_time": iso_time(endpoint.get("CreationTime")),
-            "tags": dict(tags),
-        },
     }
+    for key, value in endpoint_facts(endpoint, config, multi_model, inference_components).items():
+        host_vars["endpoint_monitoring_" + key] = value
+    host_vars["sagemaker_endpoint"] = {
+        "arn": endpoint.get("EndpointArn"),
+        "status": endpoint.get("EndpointStatus"),
+        "config_name": endpoint.get("EndpointConfigName"),
+        "creation_time": iso_time(endpoint.get("CreationTime")),
+        "tags": dict(tags),
+    }
+    return host_vars
 
 
 def host_names(endpoints, always_suffix=False):
@@ -424,7 +304,7 @@ class InventoryModule(AWSInventoryBase):
 
     def _discover_region(self, client, region, query):
         try:
-            summaries = _list_endpoints(client)
+            summaries = list_endpoints(client)
         except is_boto3_error_code(list(ACCESS_DENIED)) as e:
             if self.get_option("strict_permissions"):
                 self.fail_aws("Not allowed to list SageMaker endpoints in %s" % region, exception=e)
@@ -442,71 +322,36 @@ class InventoryModule(AWSInventoryBase):
         components = None  # endpoint name -> inference component names, listed once per region
         for summary in selected:
             name = summary["EndpointName"]
-            try:
-                tags = boto3_tag_list_to_ansible_dict(_list_tags(client, summary["EndpointArn"]))
-                if not tags_match(tags, query["tags"]):
-                    continue
-                endpoint = _describe_endpoint(client, name)
-            except is_boto3_error_code("ValidationException"):
-                self.display.vvv("SageMaker endpoint %s in %s was deleted while listing; skipped" % (name, region))
-                continue
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
-                self.fail_aws("Failed to describe SageMaker endpoint %s in %s" % (name, region), exception=e)
-
-            config = self._endpoint_config(client, region, endpoint)
-            multi_model = False
-            for model in model_names(config):
-                if model not in models:
-                    models[model] = self._multi_model(client, region, name, model)
-                multi_model = multi_model or models[model]
             if components is None:
                 components = self._inference_components(client, region)
-
-            host_vars = endpoint_host_vars(region, endpoint, config, tags, multi_model, components.get(name, []))
+            try:
+                tags = boto3_tag_list_to_ansible_dict(list_tags(client, summary["EndpointArn"]))
+                if not tags_match(tags, query["tags"]):
+                    continue
+                read = read_endpoint_facts(client, name, models, components,
+                                           lambda message: self.warn("%s (region %s)" % (message, region)))
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                self.fail_aws("Failed to describe SageMaker endpoint %s in %s" % (name, region), exception=e)
+            if read is None:
+                self.display.vvv("SageMaker endpoint %s in %s was deleted while listing; skipped" % (name, region))
+                continue
+            endpoint, config, facts = read
+            host_vars = endpoint_host_vars(region, endpoint, config, tags, facts["multi_model"],
+                                           facts["inference_components"])
             self._warn_unknown_types(host_vars)
             found.append(host_vars)
         return found
-
-    def _endpoint_config(self, client, region, endpoint):
-        config_name = endpoint.get("EndpointConfigName")
-        if not config_name:
-            return None
-        try:
-            return _describe_endpoint_config(client, config_name)
-        except is_boto3_error_code("ValidationException"):
-            self.warn("Endpoint configuration %s of SageMaker endpoint %s in %s no longer exists: instance types and "
-                      "counts of its variants are unknown" % (config_name, endpoint["EndpointName"], region))
-            return None
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
-            self.fail_aws("Failed to describe endpoint configuration %s of SageMaker endpoint %s in %s"
-                          % (config_name, endpoint["EndpointName"], region), exception=e)
-
-    def _multi_model(self, client, region, endpoint_name, model_name):
-        try:
-            return is_multi_model(_describe_model(client, model_name))
-        except is_boto3_error_code("ValidationException"):
-            self.warn("Model %s of SageMaker endpoint %s in %s no longer exists: taken as single-model"
-                      % (model_name, endpoint_name, region))
-            return False
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
-            self.fail_aws("Failed to describe model %s of SageMaker endpoint %s in %s"
-                          % (model_name, endpoint_name, region), exception=e)
 
     def _inference_components(self, client, region):
         """Endpoint name -> names of its inference components, from one listing of the region. Inference
         components are optional for the monitoring: when the region cannot list them (no permission, or a
         server without the API), warn once and carry on with none."""
         try:
-            listed = _list_inference_components(client)
+            return components_by_endpoint(list_inference_components(client))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             self.warn("Could not list SageMaker inference components in %s, so endpoint_monitoring_inference_components "
                       "is [] for its endpoints: %s" % (region, short_error(e)))
             return {}
-        components = {}
-        for component in listed:
-            if component.get("EndpointName") and component.get("InferenceComponentName"):
-                components.setdefault(component["EndpointName"], []).append(component["InferenceComponentName"])
-        return components
 
     def _warn_unknown_types(self, host_vars):
         for variant in host_vars["endpoint_monitoring_variants"]:

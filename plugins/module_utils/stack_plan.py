@@ -17,55 +17,12 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
     ENDPOINT_TAG,
     MANAGED_BY_TAG,
 )
-
-# Stack states in which another operation is under way.
-BUSY_SUFFIX = "_IN_PROGRESS"
-# Every CloudFormation stack status with that suffix, for ListStacks' StackStatusFilter.
-IN_PROGRESS_STATES = (
-    "CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS",
-    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
-    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS",
-    "IMPORT_ROLLBACK_IN_PROGRESS",
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (  # noqa: F401 (PlanError: API)
+    FINGERPRINT_OUTPUT,
+    PlanError,
+    guard,
+    tags_of,
 )
-# The wait loop's shortest delay between two polls, in seconds, and the share of an operation's typical duration
-# that a freed slot may stay idle before a poll notices it.
-SHORTEST_POLL_DELAY = 0.5
-POLL_SHARE_OF_DURATION = 0.125
-
-
-class PollDelays:
-    """How long the wait loop sleeps before each poll of the stacks in progress. A stack operation takes a second
-    or two on an emulator and minutes in a real region, so the delay follows what the run sees: an eighth of the
-    median time its finished operations took, between the shortest and the longest delay. Until one has finished,
-    the delay starts at the shortest and doubles after each poll."""
-
-    def __init__(self, longest, shortest=SHORTEST_POLL_DELAY):
-        self.shortest = min(shortest, longest)
-        self.longest = longest
-        self.delay = self.shortest
-        self.durations = []
-
-    def after_poll(self, durations=()):
-        """The delay before the next poll, given the seconds each operation the last poll saw finish took."""
-        self.durations = (self.durations + list(durations))[-50:]
-        if self.durations:
-            ordered = sorted(self.durations)
-            middle = len(ordered) // 2
-            median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
-            self.delay = median * POLL_SHARE_OF_DURATION
-        else:
-            self.delay *= 2
-        self.delay = min(self.longest, max(self.shortest, self.delay))
-        return self.delay
-
-
-# A stack whose creation failed and rolled back holds no resources: deleting it loses nothing.
-RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
-STUCK_STATES = {
-    "UPDATE_ROLLBACK_FAILED": "continue the rollback (aws cloudformation continue-update-rollback --stack-name %s) "
-                              "or delete the stack, then run again",
-    "DELETE_FAILED": "delete the stack (aws cloudformation delete-stack --stack-name %s), then run again",
-}
 
 RESOURCE_LABELS = {
     "AWS::CloudWatch::Alarm": ("alarm", "AlarmName"),
@@ -73,10 +30,6 @@ RESOURCE_LABELS = {
     "AWS::SNS::Topic": ("topic", "TopicName"),
     "AWS::SNS::TopicPolicy": ("topic policy", None),
 }
-
-
-class PlanError(Exception):
-    pass
 
 
 def parse_template(body):
@@ -165,7 +118,10 @@ def diff_templates(deployed, desired):
         if logical_id not in new_res:
             lines.append("- %s" % _label(logical_id, resource))
     for section in ("Outputs", "Description", "Metadata", "AWSTemplateFormatVersion"):
-        if deployed.get(section) != desired.get(section) and old_res:
+        old, new = deployed.get(section), desired.get(section)
+        if section == "Outputs":
+            old, new = [dict((k, v) for k, v in (o or {}).items() if k != FINGERPRINT_OUTPUT) for o in (old, new)]
+        if old != new and old_res:
             lines.append("~ template %s" % section.lower())
     return lines
 
@@ -185,69 +141,56 @@ def diff_tags(deployed_tags, desired_tags):
     return lines
 
 
-def busy(stack_name, stack):
-    """The message for a stack another operation is changing (None when it is not): nothing may be read or
-    written for it until that operation ends."""
-    status = (stack or {}).get("StackStatus", "")
-    if status.endswith(BUSY_SUFFIX):
-        return ("stack %s is busy (%s): another run or a person is changing it. Run again when it is done."
-                % (stack_name, status))
-    return None
-
-
 def plan_stack(stack_name, stack, deployed_template, desired_template, desired_tags, state="present"):
-    """What to do with one stack.
+    """What to do with one stack, and each change in words.
 
-    stack: the DescribeStacks entry, or None if the stack does not exist.
-    Returns {"action": create|recreate|update|delete|none, "changes": [lines]}.
-    Raises PlanError where no safe action exists.
+    stack: the DescribeStacks entry, or None if the stack does not exist. deployed_template: its template (None
+    when there is none to read). Returns {"action": create|recreate|update|delete|none, "changes": [lines]}.
+    Raises PlanError where no safe action exists (plan.guard).
     """
     if stack is None:
         if state == "absent":
             return {"action": "none", "changes": []}
         return {"action": "create", "changes": ["+ stack %s" % stack_name] + diff_templates(None, desired_template)}
-    status = stack.get("StackStatus", "")
-    tags = dict((t["Key"], t["Value"]) for t in stack.get("Tags", []))
-    if tags.get(MANAGED_BY_TAG) != COLLECTION:
-        raise PlanError("stack %s exists but is not tagged %s=%s, so it was not made by this collection; "
-                        "it is left alone. Rename the stack prefix (endpoint_monitoring_stack_prefix) or "
-                        "delete the stack yourself." % (stack_name, MANAGED_BY_TAG, COLLECTION))
-    if busy(stack_name, stack):
-        raise PlanError(busy(stack_name, stack))
+    recreate = guard(stack_name, stack, state)
     if state == "absent":
-        if status == "DELETE_FAILED":
-            raise PlanError("stack %s is DELETE_FAILED: %s." % (stack_name, STUCK_STATES[status] % stack_name))
         return {"action": "delete", "changes": ["- stack %s and everything in it: %s" % (
             stack_name, ", ".join(_label(k, r) for k, r in (deployed_template or {}).get("Resources", {}).items())
             or "no resources")]}
-    if status in STUCK_STATES:
-        raise PlanError("stack %s is %s and cannot be updated: %s." % (
-            stack_name, status, STUCK_STATES[status] % stack_name))
-    if status in RECREATE_STATES:
+    if recreate:
         return {"action": "recreate",
                 "changes": ["! stack %s is %s after a failed creation: it holds nothing and is created again"
-                            % (stack_name, status)] + diff_templates(None, desired_template)}
-    changes = diff_templates(deployed_template, desired_template) + diff_tags(tags, desired_tags)
+                            % (stack_name, stack["StackStatus"])] + diff_templates(None, desired_template)}
+    changes = diff_templates(deployed_template, desired_template) + diff_tags(tags_of(stack), desired_tags)
     return {"action": "update" if changes else "none", "changes": changes}
 
 
 def plan_prune(stacks, existing_endpoints, keep=()):
-    """Stacks of this collection whose endpoint no longer exists.
+    """Stacks of this collection whose endpoint no longer exists, and those of them that cannot be removed safely.
 
     stacks: DescribeStacks entries of the region. existing_endpoints: names SageMaker lists in the region.
     keep: endpoints of the current run, never pruned whatever SageMaker says.
     Only stacks tagged managed-by=<this collection> with a sagemaker-endpoint tag are considered; stacks
-    being deleted or already deleted are skipped.
+    being deleted or already deleted are skipped. Returns (prune, refused): refused entries carry why (busy,
+    stuck, termination protection on).
     """
     existing = set(existing_endpoints) | set(keep)
-    prune = []
+    prune, refused = [], []
     for stack in stacks:
-        tags = dict((t["Key"], t["Value"]) for t in stack.get("Tags", []))
+        tags = tags_of(stack)
         endpoint = tags.get(ENDPOINT_TAG)
-        if tags.get(MANAGED_BY_TAG) != COLLECTION or not endpoint:
+        if tags.get(MANAGED_BY_TAG) != COLLECTION or not endpoint or endpoint in existing:
             continue
-        if stack.get("StackStatus", "").startswith("DELETE_"):
+        if stack.get("StackStatus", "") in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
             continue
-        if endpoint not in existing:
-            prune.append({"stack_name": stack["StackName"], "endpoint": endpoint, "status": stack.get("StackStatus")})
-    return sorted(prune, key=lambda p: p["stack_name"])
+        entry = {"stack_name": stack["StackName"], "endpoint": endpoint, "status": stack.get("StackStatus")}
+        try:
+            guard(stack["StackName"], stack, "absent")
+        except PlanError as e:
+            refused.append(dict(entry, reason=str(e)))
+            continue
+        if stack.get("EnableTerminationProtection"):
+            refused.append(dict(entry, reason="stack %s has termination protection on" % stack["StackName"]))
+            continue
+        prune.append(entry)
+    return sorted(prune, key=lambda p: p["stack_name"]), sorted(refused, key=lambda p: p["stack_name"])

@@ -7,11 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
+    DashboardError,
+    build_fleet_dashboards,
+)
+
 STATUSES = ("changed", "unchanged", "failed", "not run")
 
 
 def summarize(results):
-    """results: {host: endpoint_monitoring_result or None}. Returns lines of text."""
+    """results: {host: result (as collect_run makes it) or None}. Returns lines of text."""
     lines = []
     counts = dict((s, 0) for s in STATUSES)
     for host in sorted(results):
@@ -55,3 +60,95 @@ def summarize_dashboards(dashboards):
             status, name, len(pages), "" if len(pages) == 1 else "s", sum(len(p.get("endpoints") or []) for p in pages),
             " (%s)" % "; ".join(board["changes"]) if board.get("changes") else ""))
     return lines
+
+
+# What each task of the role registers, in the order they run; a failure's message comes from the first that failed.
+REGISTERED = ("endpoint_monitoring__prepared", "endpoint_monitoring__dashboard", "endpoint_monitoring__diff",
+              "endpoint_monitoring__stack_result", "endpoint_monitoring__subscriptions",
+              "endpoint_monitoring__removed")
+DASHBOARD_MODES = ("fleet", "both")
+
+
+def _get(mapping, key, default=None):
+    try:
+        value = mapping[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def _failure(variables, plan, confirmed):
+    for name in REGISTERED:
+        registered = _get(variables, name, {})
+        if isinstance(registered, dict) and registered.get("failed"):
+            return str(registered.get("msg") or "%s failed" % name)
+    for outcome in (plan, confirmed):
+        if outcome.get("status") == "failed":
+            return outcome.get("error") or "failed"
+    if confirmed.get("action") in ("create", "recreate", "update", "delete"):
+        return "the stack did not end as applied: %s" % "; ".join(confirmed.get("changes") or [])
+    return "failed in a task of the role (see its output above)"
+
+
+def collect_run(hosts, hostvars, active_hosts, check_mode=False):
+    """The outcome of a run from what the role's tasks registered for each host.
+
+    hosts: the play's hosts; hostvars: their variables; active_hosts: the hosts that did not fail. Returns
+    {"hosts": {host: result}, "usage": {host: usage}, "fleet_endpoints": {region: [entries]},
+    "fleet_dashboards": {name: result}}: each result has endpoint, region, stack_name, status (changed, unchanged,
+    failed, not run), action, changes, pending_confirmation and error."""
+    run = {"hosts": {}, "usage": {}, "fleet_endpoints": {}, "fleet_dashboards": {}}
+    everyone = []  # every priced endpoint's section, for the price of fleet dashboards instead of one each
+    active = set(active_hosts)
+    for host in hosts:
+        variables = _get(hostvars, host, {})
+        prepared = _get(variables, "endpoint_monitoring__prepared", {})
+        plan = _get(_get(_get(variables, "endpoint_monitoring__plan", {}), "endpoints", {}), host, {})
+        confirmed = _get(_get(_get(variables, "endpoint_monitoring__confirmed", {}), "endpoints", {}), host, {})
+        result = {"endpoint": prepared.get("endpoint", host), "region": prepared.get("region"),
+                  "stack_name": prepared.get("stack_name", ""), "action": plan.get("action", "none"),
+                  "changes": list(plan.get("changes") or []), "check_mode": bool(check_mode)}
+        if not prepared:
+            result["status"] = "not run"
+        elif host not in active or prepared.get("failed") or plan.get("status") == "failed":
+            result.update(status="failed", error=_failure(variables, plan, confirmed))
+        elif not plan:
+            result["status"] = "not run"
+        else:
+            result["status"] = plan["status"]
+            diff = _get(variables, "endpoint_monitoring__diff", {})
+            if diff.get("changes"):
+                result["changes"] = diff["changes"] + [c for c in result["changes"] if " subscription " in c[:16]]
+            subscriptions = _get(variables, "endpoint_monitoring__subscriptions", {})
+            if subscriptions.get("pending_confirmation"):
+                result["pending_confirmation"] = subscriptions["pending_confirmation"]
+        run["hosts"][host] = result
+        spec = plan.get("spec") or prepared.get("spec")
+        stack = plan.get("stack") or prepared.get("stack") or {}
+        usage = plan.get("usage") or prepared.get("usage")
+        if usage and result["status"] != "failed":
+            run["usage"][host] = usage
+            if spec:
+                everyone.append(_section_entry(spec))
+        if result["region"] and result["status"] != "failed" and (spec or prepared.get("state") == "absent"):
+            fleet_mode = spec and prepared.get("state") == "present" and stack.get("dashboard") in DASHBOARD_MODES
+            run["fleet_endpoints"].setdefault(result["region"], []).append({
+                "endpoint": result["endpoint"], "state": prepared.get("state"),
+                "fleet_entry": _section_entry(spec) if fleet_mode else None,
+            })
+        for board in _get(_get(variables, "endpoint_monitoring__fleet_dashboards", {}), "results", []):
+            if isinstance(board, dict) and board.get("name"):
+                run["fleet_dashboards"][board["name"]] = {
+                    "status": "failed" if board.get("failed") else "changed" if board.get("changed") else "unchanged",
+                    "changes": board.get("changes") or [], "pages": board.get("pages") or [],
+                    "error": board.get("msg") if board.get("failed") else None}
+    try:
+        run["fleet_dashboard_layout"] = [dict((k, d[k]) for k in ("name", "endpoints", "widgets", "metrics"))
+                                         for d in build_fleet_dashboards(everyone)] if everyone else None
+    except DashboardError:
+        run["fleet_dashboard_layout"] = None  # an endpoint twice (NAME@REGION hosts): no single layout to price
+    return run
+
+
+def _section_entry(spec):
+    return dict((k, spec[k]) for k in ("endpoint", "region", "variants", "alarms", "endpoint_metrics", "components"))

@@ -1,11 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlops.sagemaker_monitoring
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options and results of the modules that compute without AWS (monitoring_spec, sagemaker_dashboard).
-
-Shared by the modules (for standalone use) and by the action plugins of the same names, which run the same
-code in the controller's own process: one module process per endpoint is most of a fleet run's time.
-"""
+"""Options and result of the sagemaker_dashboard module, shared with the code that prices and prepares an
+endpoint's monitoring in the controller (endpoint_settings), so both compute the same dashboard."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,26 +13,6 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboa
     DashboardError,
     build_dashboard,
     minify,
-)
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import build_spec
-
-MONITORING_SPEC_ARGS = dict(
-    endpoint_name=dict(type="str", required=True),
-    region=dict(type="str", required=True),
-    variants=dict(type="list", elements="raw", default=["AllTraffic"]),
-    endpoint_type=dict(type="str", default="realtime"),
-    multi_model=dict(type="raw", default=False),
-    inference_components=dict(type="raw", default=[]),
-    instance_type=dict(type="str"),
-    composite=dict(type="raw", default=True),
-    notify=dict(type="str", default="alarms"),
-    metric_layers=dict(type="list", elements="dict", default=[]),
-    subscriber_layers=dict(type="list", elements="dict", default=[], no_log=False),
-    stack_prefix=dict(type="str", default="sagemaker-monitoring-"),
-    ok_actions=dict(type="bool", default=False),
-    tags=dict(type="dict", default={}),
-    unknown_variables=dict(type="list", elements="str", default=[]),
-    known_variables=dict(type="list", elements="str", default=[]),
 )
 
 DASHBOARD_ARGS = dict(
@@ -53,24 +30,6 @@ DASHBOARD_ARGS = dict(
 
 ALARM_KEYS = ("name", "metric", "statistic", "period", "comparison")
 KIND_KEYS = {"metric": ("threshold",), "math": ("threshold", "expression"), "anomaly": ("band",)}
-
-
-def _layers(items):
-    return [(item.get("variable", "layer %d" % i), item.get("value")) for i, item in enumerate(items)]
-
-
-def monitoring_spec_result(p):
-    """The module's result for validated params p; raises endpoint_spec.SpecError."""
-    spec = build_spec(
-        p["endpoint_name"], p["region"], variants=p["variants"],
-        metric_layers=_layers(p["metric_layers"]), subscriber_layers=_layers(p["subscriber_layers"]),
-        stack_prefix=p["stack_prefix"], ok_actions=p["ok_actions"], tags=p["tags"],
-        variables_prefix=p["known_variables"], unknown_variables=p["unknown_variables"],
-        endpoint_type=p["endpoint_type"], multi_model=p["multi_model"],
-        inference_components=p["inference_components"], instance_type=p["instance_type"],
-        composite=p["composite"], notify=p["notify"],
-    )
-    return dict(changed=False, spec=spec)
 
 
 def dashboard_result(p):

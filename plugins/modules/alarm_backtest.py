@@ -28,7 +28,7 @@ description:
 options:
   alarms:
     description:
-      - The alarms to replay, as in RV(mlops.sagemaker_monitoring.monitoring_spec#module:spec.alarms).
+      - The alarms to replay, as in RV(mlops.sagemaker_monitoring.monitoring_prepare#module:spec.alarms).
       - Each needs C(name), C(period), C(evaluation_periods), C(comparison) and C(threshold) (CloudWatch's
         units), and C(namespace), C(metric), C(dimensions), C(statistic) for a metric alarm, or C(kind=math)
         with C(metrics) (queries C(errors) and C(invocations)) and C(expression) for an error-rate alarm.
@@ -73,16 +73,15 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Validate and merge the settings of an endpoint
-  mlops.sagemaker_monitoring.monitoring_spec:
-    endpoint_name: churn-model
-    region: eu-west-1
-    instance_type: ml.m5.xlarge
-  register: spec
+- name: Check the endpoint's settings and compute its alarms (inside the endpoint_monitoring role's task list)
+  mlops.sagemaker_monitoring.monitoring_prepare:
+    argument_specs: "{{ role_path }}/meta/argument_specs.yml"
+    template: "{{ role_path }}/templates/monitoring_stack.yml.j2"
+  register: prepared
 
 - name: Replay its alarms on the last two weeks
   mlops.sagemaker_monitoring.alarm_backtest:
-    alarms: "{{ spec.spec.alarms }}"
+    alarms: "{{ prepared.spec.alarms }}"
     days: 14
     region: eu-west-1
   register: backtest

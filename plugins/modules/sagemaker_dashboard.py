@@ -32,7 +32,7 @@ options:
   variants:
     description:
       - Production variants to graph. Names (every variant-level metric of a real-time GPU endpoint is graphed),
-        or mappings with C(name) and C(metrics), as in RV(mlops.sagemaker_monitoring.monitoring_spec#module:spec.variants).
+        or mappings with C(name) and C(metrics), as in RV(mlops.sagemaker_monitoring.monitoring_prepare#module:spec.variants).
     type: list
     elements: raw
     default: [AllTraffic]
@@ -51,7 +51,7 @@ options:
     type: str
   alarms:
     description:
-      - The enabled alarms, as returned in RV(mlops.sagemaker_monitoring.monitoring_spec#module:spec.alarms).
+      - The enabled alarms, as returned in RV(mlops.sagemaker_monitoring.monitoring_prepare#module:spec.alarms).
       - Each needs C(name), C(metric), C(statistic), C(period) and C(comparison), and C(variant) or C(component)
         for the scope it watches; C(kind) is C(metric) (default), C(math) or C(anomaly).
     type: list

@@ -1,35 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mlops.sagemaker_monitoring
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""From one endpoint's role variables to its stack: checked settings, spec, dashboard and rendered template.
+"""One endpoint's role variables, templated in its own context and checked against the role's argument spec.
 
-Controller-side code shared by the render_monitoring action (one endpoint, the host's own task) and the
-monitor_fleet action (every endpoint of the play in one task). Both go through render_endpoint, so a template
-rendered for review is the template that is applied.
+Controller-side code of the monitoring_prepare action: Ansible resolves the variables (role defaults, group and
+host vars, play vars, extra vars) for the host's own task; this module reads the role's options from
+meta/argument_specs.yml and checks them, naming the endpoint and the field.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
-import re
+import hashlib
 
-import jinja2
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
-    ACCOUNT_PLACEHOLDER,
-    DashboardError,
-)
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.task_args import (
-    dashboard_result,
-    monitoring_spec_result,
-)
 
 try:
     _YamlLoader = yaml.CSafeLoader
@@ -37,20 +24,8 @@ except AttributeError:  # PyYAML without libyaml
     _YamlLoader = yaml.SafeLoader
 
 PREFIX = "endpoint_monitoring_"
-# Set by the role for each endpoint, not by users: never a misspelling.
-ROLE_OUTPUTS = ("endpoint_monitoring_result", "endpoint_monitoring_fleet")
-
-# The three layers of each mapping or list that is merged from fleet, group and endpoint.
-METRIC_LAYERS = ("endpoint_monitoring_metrics", "endpoint_monitoring_group_metrics",
-                 "endpoint_monitoring_endpoint_metrics")
-SUBSCRIBER_LAYERS = ("endpoint_monitoring_subscribers", "endpoint_monitoring_group_subscribers",
-                     "endpoint_monitoring_endpoint_subscribers")
-
-KMS_KEY = re.compile(r"^(alias/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
-                     r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+))$")
 
 _ARGUMENT_SPECS = {}
-_TEMPLATES = {}
 _VALIDATORS = {}
 
 
@@ -76,9 +51,10 @@ def role_options(argument_specs_path, entry_point="main"):
 
 
 def unknown_variables(names, options):
-    """endpoint_monitoring_* variables the role does not read: misspellings, sorted."""
+    """endpoint_monitoring_* variables the role does not read: misspellings, sorted. (The role's own results are
+    registered as endpoint_monitoring__*, never a user's setting.)"""
     return sorted(n for n in names if n.startswith(PREFIX) and not n.startswith(PREFIX + "_")
-                  and n not in options and n not in ROLE_OUTPUTS)
+                  and n not in options)
 
 
 def _validator(options):
@@ -108,73 +84,11 @@ def read_settings(template_value, variables, options):
     return result.validated_parameters
 
 
-def _template(path):
-    if path not in _TEMPLATES:
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(os.path.dirname(path)), undefined=jinja2.StrictUndefined,
-            trim_blocks=True, keep_trailing_newline=True, autoescape=False)
-        environment.filters["to_json"] = lambda value: json.dumps(value, sort_keys=False)
-        _TEMPLATES[path] = environment.get_template(os.path.basename(path))
-    return _TEMPLATES[path]
-
-
-def render_endpoint(settings, unknown, template_path, parse=True):
-    """The endpoint's spec, dashboard and CloudFormation template from its checked settings: the template as a
-    mapping, or with parse=False as its YAML text (a fleet run hashes the text and parses only what changed).
-
-    Raises RenderError (a bad value, naming the endpoint and the field)."""
-    endpoint = settings[PREFIX + "endpoint_name"]
-    params = {
-        "endpoint_name": endpoint,
-        "region": settings[PREFIX + "region"],
-        "variants": settings[PREFIX + "variants"],
-        "endpoint_type": settings[PREFIX + "endpoint_type"],
-        "multi_model": settings[PREFIX + "multi_model"],
-        "inference_components": settings[PREFIX + "inference_components"],
-        "instance_type": settings[PREFIX + "instance_type"] or None,
-        "composite": settings[PREFIX + "composite"],
-        "notify": settings[PREFIX + "notify"],
-        "metric_layers": [{"variable": n, "value": settings[n]} for n in METRIC_LAYERS],
-        "subscriber_layers": [{"variable": n, "value": settings[n]} for n in SUBSCRIBER_LAYERS],
-        "stack_prefix": settings[PREFIX + "stack_prefix"],
-        "ok_actions": settings[PREFIX + "ok_actions"],
-        "tags": settings[PREFIX + "tags"],
-        "known_variables": sorted(settings),
-        "unknown_variables": list(unknown),
-    }
-    try:
-        spec = monitoring_spec_result(params)["spec"]
-        dashboard = dashboard_result({
-            "endpoint_name": spec["endpoint"], "region": spec["region"], "variants": spec["variants"],
-            "endpoint_metrics": spec["endpoint_metrics"], "components": spec["components"],
-            "composite": spec["composite"]["name"] if spec["composite"] else None, "alarms": spec["alarms"],
-            "metrics": None, "account_id": ACCOUNT_PLACEHOLDER, "topic_name": spec["topic_name"]})
-    except (SpecError, DashboardError) as e:
-        raise RenderError(endpoint, str(e))
-    kms_key = settings.get(PREFIX + "topic_kms_key") or ""
-    if kms_key and not KMS_KEY.match(kms_key):
-        raise RenderError(endpoint, "endpoint %r: endpoint_monitoring_topic_kms_key: %r is not a KMS key id, key ARN, "
-                                    "alias/NAME or alias ARN" % (endpoint, kms_key))
-    text = _template(template_path).render(
-        endpoint_monitoring__spec={"spec": spec}, endpoint_monitoring__dashboard=dashboard,
-        endpoint_monitoring__dashboard_mode=settings.get(PREFIX + "dashboard") or "endpoint",
-        endpoint_monitoring__topic_kms_key=kms_key)
-    return {"spec": spec, "dashboard": dashboard, "template": yaml.load(text, Loader=_YamlLoader) if parse else text}
-
-
-def fleet_request(settings, rendered):
-    """What monitoring_fleet needs to apply (or remove) one endpoint's stack."""
-    spec = rendered["spec"] if rendered else None
-    request = {
-        "endpoint": settings[PREFIX + "endpoint_name"],
-        "region": settings[PREFIX + "region"],
-        "stack_name": settings[PREFIX + "stack_prefix"] + settings[PREFIX + "endpoint_name"],
-        "state": settings[PREFIX + "state"],
-    }
-    if spec is not None:
-        request.update(
-            template=rendered["template"], tags=spec["tags"], subscribers=spec["subscribers"],
-            purge_subscriptions=settings[PREFIX + "purge_subscriptions"],
-            create_timeout=settings[PREFIX + "stack_create_timeout"],
-            termination_protection=settings.get(PREFIX + "termination_protection", False))
-    return request
+def code_digest(*paths):
+    """A digest of the files that turn a spec into a stack (the role's template, the dashboard code): a new
+    version of either re-applies the stacks it changes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""monitoring_prepare: one endpoint's settings checked and its monitoring computed, in the controller, with no AWS
+call. See the module of the same name for the documentation."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import dashboard as dashboard_code
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import (
+    PREFIX,
+    describe,
+    needs_facts,
+    plan_entry,
+    spec_from_settings,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    REGION,
+    SAGEMAKER_NAME,
+    SpecError,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import FACTS_NAME
+from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import (
+    RenderError,
+    code_digest,
+    read_settings,
+    role_options,
+    unknown_variables,
+)
+
+# AWS connection options: set through module_defaults for the collection's action group, they are the endpoint's
+# defaults where its own endpoint_monitoring_* variable is empty.
+CONNECTION_DEFAULTS = {"region": "region", "profile": "aws_profile", "endpoint_url": "aws_endpoint_url"}
+ARGS = dict(
+    argument_specs=dict(type="path", required=True),
+    template=dict(type="path", required=True),
+    region=dict(type="str", aliases=["aws_region", "ec2_region"]),
+    profile=dict(type="str", aliases=["aws_profile"]),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url", "s3_url"]),
+    # Other options module_defaults may give the group's modules; not used here.
+    access_key=dict(type="str", no_log=True, aliases=["aws_access_key_id", "aws_access_key", "ec2_access_key"]),
+    secret_key=dict(type="str", no_log=True, aliases=["aws_secret_access_key", "aws_secret_key", "ec2_secret_key"]),
+    session_token=dict(type="str", no_log=True, aliases=["aws_session_token", "security_token", "access_token"]),
+    validate_certs=dict(type="bool"),
+    aws_ca_bundle=dict(type="path"),
+    aws_config=dict(type="dict"),
+    debug_botocore_endpoint_logs=dict(type="bool"),
+)
+# Stands in for the facts SageMaker will give, so that an endpoint named only by the inventory has its other
+# settings checked before any AWS call.
+PLACEHOLDER_FACTS = {"endpoint_type": "realtime", "multi_model": False, "inference_components": [],
+                     "variants": [{"name": "AllTraffic", "instance_type": "ml.m5.large"}]}
+
+
+def _environment_region():
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+
+
+def cached_facts(task_vars, endpoint, region):
+    """The facts of the endpoint a former run read from SageMaker (Ansible's fact cache), and the endpoint's
+    LastModifiedTime they were read at; (None, None) when there are none for this endpoint and region."""
+    cached = (task_vars.get("ansible_facts") or {}).get(FACTS_NAME)
+    if (isinstance(cached, dict) and cached.get("endpoint") == endpoint and cached.get("region") == region
+            and isinstance(cached.get("facts"), dict) and cached.get("last_modified")):
+        return cached["facts"], cached["last_modified"]
+    return None, None
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGS)
+        options = role_options(args["argument_specs"])
+        try:
+            settings = read_settings(self._templar.template, task_vars, options)
+        except RenderError as e:
+            result.update(failed=True, msg=str(e), endpoint=e.endpoint)
+            return result
+        for arg, setting in CONNECTION_DEFAULTS.items():
+            if not settings.get(PREFIX + setting):
+                settings[PREFIX + setting] = args.get(arg) or (_environment_region() if arg == "region" else "")
+        endpoint = settings[PREFIX + "endpoint_name"]
+        region = settings[PREFIX + "region"]
+        result.update(changed=False, endpoint=endpoint, region=region,
+                      stack_name=settings[PREFIX + "stack_prefix"] + str(endpoint), state=settings[PREFIX + "state"])
+        digest = code_digest(args["template"], dashboard_code.__file__)
+        try:
+            result.update(self._prepare(settings, unknown_variables(task_vars, options), task_vars, digest))
+        except SpecError as e:
+            result.update(failed=True, msg=str(e))
+            return result
+        result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
+        return result
+
+    def _prepare(self, settings, unknown, task_vars, digest):
+        endpoint, region = settings[PREFIX + "endpoint_name"], settings[PREFIX + "region"]
+        if settings[PREFIX + "state"] == "absent":
+            self._check_names(endpoint, region)
+            return {"facts_source": None, "plan_entry": plan_entry(settings)}
+        facts, mark = None, None
+        if needs_facts(settings):
+            facts, mark = cached_facts(task_vars, endpoint, region)
+            if facts is None:
+                # Checked now with stand-in facts; the plan reads the real ones and builds the spec.
+                spec_from_settings(settings, PLACEHOLDER_FACTS, unknown)
+                return {"facts_source": "sagemaker", "plan_entry": plan_entry(settings, code_digest=digest)}
+        prepared = describe(settings, spec_from_settings(settings, facts, unknown), digest, facts_mark=mark)
+        prepared["facts_source"] = "cache" if facts is not None else "inventory"
+        return prepared
+
+    @staticmethod
+    def _check_names(endpoint, region):
+        problems = []
+        if not isinstance(endpoint, str) or not SAGEMAKER_NAME.match(endpoint):
+            problems.append("endpoint_name: %r is not a SageMaker endpoint name" % (endpoint,))
+        if not isinstance(region, str) or not REGION.match(region):
+            problems.append("region: %r is not an AWS region name such as eu-west-1" % (region,))
+        if problems:
+            raise SpecError(endpoint, problems)

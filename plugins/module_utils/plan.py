@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decide, from one listing per region, which endpoints' monitoring needs a change (pure functions).
+
+Each stack carries a fingerprint of what the collection applied to it (an output, MonitoringFingerprint): the
+endpoint's spec, the settings that reach the stack but not the spec, and digests of the code that turns a spec
+into a template and a dashboard. DescribeStacks returns outputs, so one paginated listing per region says which
+stacks are as desired, and a run where nothing changed needs no call per endpoint. Subscriptions come from one
+ListSubscriptions per region in the same way. Everything else (the worded diff, the apply) happens per endpoint,
+in the role's own tasks, only for endpoints that need it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    COLLECTION,
+    MANAGED_BY_TAG,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    describe_plan,
+    plan_subscriptions,
+)
+
+FINGERPRINT_OUTPUT = "MonitoringFingerprint"
+TOPIC_OUTPUT = "TopicArn"
+# States in which the stack holds what its last operation applied.
+SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+BUSY_SUFFIX = "_IN_PROGRESS"
+# A stack whose creation failed and rolled back holds no resources: deleting it loses nothing.
+RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+STUCK_STATES = {
+    "UPDATE_ROLLBACK_FAILED": "continue the rollback (aws cloudformation continue-update-rollback --stack-name %s) "
+                              "or delete the stack, then run again",
+    "DELETE_FAILED": "delete the stack (aws cloudformation delete-stack --stack-name %s), then run again",
+}
+
+
+class PlanError(Exception):
+    """No safe action exists for a stack; the message says why and what to do."""
+
+
+def fingerprint(content):
+    """16 hex digits that change whenever anything in `content` (JSON-serialisable) does."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def stack_fingerprint(spec, stack_settings):
+    """The fingerprint of the stack an endpoint's spec and stack settings make.
+
+    stack_settings: what reaches the stack besides the spec (dashboard mode, topic key, stack policy, service
+    role, notification ARNs) and the digests of the template and dashboard code. Subscribers are left out except
+    for their raw-delivery setting, which ListSubscriptions does not show: a change of it must show here to be
+    noticed without reading every subscription's attributes."""
+    raw = sorted((s["protocol"], s["endpoint"]) for s in spec.get("subscribers") or [] if s.get("raw_message_delivery"))
+    content = dict((k, v) for k, v in spec.items() if k != "subscribers")
+    return fingerprint({"spec": content, "raw_delivery": raw, "stack": stack_settings})
+
+
+def tags_of(stack):
+    return dict((t["Key"], t["Value"]) for t in (stack or {}).get("Tags") or [])
+
+
+def outputs_of(stack):
+    return dict((o["OutputKey"], o["OutputValue"]) for o in (stack or {}).get("Outputs") or [])
+
+
+def live(stacks):
+    """Stacks that still exist: some servers go on listing deleted ones, as DELETE_COMPLETE."""
+    return [s for s in stacks if s.get("StackStatus") != "DELETE_COMPLETE"]
+
+
+def busy(stack_name, stack):
+    """The message for a stack another operation is changing (None when it is not)."""
+    status = (stack or {}).get("StackStatus", "")
+    if status.endswith(BUSY_SUFFIX):
+        return ("stack %s is busy (%s): another run or a person is changing it. Run again when it is done."
+                % (stack_name, status))
+    return None
+
+
+def guard(stack_name, stack, state):
+    """Refuses (PlanError) a stack that is not this collection's, busy, or stuck; says whether an existing stack
+    must be created again (True) after a failed creation."""
+    if tags_of(stack).get(MANAGED_BY_TAG) != COLLECTION:
+        raise PlanError("stack %s exists but is not tagged %s=%s, so it was not made by this collection; it is left "
+                        "alone. Change the stack prefix (endpoint_monitoring_stack_prefix) or delete the stack yourself."
+                        % (stack_name, MANAGED_BY_TAG, COLLECTION))
+    if busy(stack_name, stack):
+        raise PlanError(busy(stack_name, stack))
+    status = stack.get("StackStatus", "")
+    if status == "DELETE_FAILED" or (state == "present" and status in STUCK_STATES):
+        raise PlanError("stack %s is %s: %s." % (stack_name, status, STUCK_STATES[status] % stack_name))
+    return state == "present" and status in RECREATE_STATES
+
+
+def _protection_line(protect):
+    return "~ termination protection %s -> %s" % ("on" if not protect else "off", "on" if protect else "off")
+
+
+def plan_endpoint(entry, stack, subscriptions_by_topic):
+    """What one endpoint's monitoring needs, from the region's listings.
+
+    entry: endpoint, stack_name, state, and for present: fingerprint, termination_protection, subscribers,
+    purge_subscriptions. stack: its DescribeStacks entry or None. subscriptions_by_topic: ListSubscriptions
+    entries by topic ARN.
+
+    Returns status (unchanged, changed or failed), action (create, recreate, update, protect, delete or none: what
+    the stack needs; protect is a termination-protection change alone), changes (lines in words), outputs,
+    protection_change, subscriptions_change, and error when failed."""
+    name = entry["stack_name"]
+    result = {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs_of(stack),
+              "protection_change": False, "subscriptions_change": False}
+    if stack is None and entry["state"] == "absent":
+        return result
+    try:
+        recreate = stack is not None and guard(name, stack, entry["state"])
+    except PlanError as e:
+        result.update(status="failed", error=str(e))
+        return result
+
+    if entry["state"] == "absent":
+        if stack.get("EnableTerminationProtection"):
+            result.update(status="failed", error="stack %s has termination protection on; turn it off "
+                          "(endpoint_monitoring_termination_protection: false, then run monitor_endpoints.yml) to "
+                          "remove it" % name)
+            return result
+        result.update(status="changed", action="delete", changes=["- stack %s and everything in it" % name])
+        return result
+
+    protect = bool(entry.get("termination_protection"))
+    if stack is None or recreate:
+        result["outputs"] = {}
+        if recreate:
+            result.update(action="recreate", changes=["! stack %s is %s after a failed creation: it holds nothing and "
+                                                      "is created again" % (name, stack["StackStatus"])])
+        else:
+            result.update(action="create", changes=["+ stack %s" % name])
+    else:
+        if stack.get("StackStatus") not in SETTLED or result["outputs"].get(FINGERPRINT_OUTPUT) != entry["fingerprint"]:
+            result.update(action="update", changes=["~ stack %s: the settings changed since it was last applied" % name])
+        if bool(stack.get("EnableTerminationProtection")) != protect:
+            result["protection_change"] = True
+            result["changes"].append(_protection_line(protect))
+            if result["action"] == "none":
+                result["action"] = "protect"
+
+    topic = result["outputs"].get(TOPIC_OUTPUT)
+    existing = subscriptions_by_topic.get(topic, []) if topic else []
+    subscriptions = plan_subscriptions(existing, entry.get("subscribers") or [],
+                                       purge=bool(entry.get("purge_subscriptions")))
+    lines = describe_plan(subscriptions)
+    if lines:
+        result["subscriptions_change"] = True
+        result["changes"].extend(lines)
+    if result["changes"]:
+        result["status"] = "changed"
+    return result
+
+
+def group_subscriptions(subscriptions):
+    """ListSubscriptions entries grouped by topic ARN."""
+    grouped = {}
+    for sub in subscriptions:
+        grouped.setdefault(sub["TopicArn"], []).append(sub)
+    return grouped
+
+
+def usage(spec, dashboard_widgets_metrics, own_dashboard=True):
+    """What the endpoint's monitoring is billed for, small enough to keep for every endpoint of a large fleet."""
+    alarms = [dict((k, a[k]) for k in ("kind", "period", "metric_count") if k in a) for a in spec["alarms"]]
+    if spec.get("composite"):
+        alarms.append({"kind": "composite"})
+    return {"alarms": alarms, "dashboards": 1 if own_dashboard else 0, "dashboard_metrics": dashboard_widgets_metrics}

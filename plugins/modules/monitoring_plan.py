@@ -1,0 +1,298 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mlops.sagemaker_monitoring
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: monitoring_plan
+short_description: Compare a batch of endpoints' monitoring with what is deployed, read-only, in a few listings
+version_added: 1.0.0
+description:
+  - Runs once per play batch (C(run_once)) with the entries that M(mlops.sagemaker_monitoring.monitoring_prepare)
+    computed for each endpoint, and says per endpoint whether its monitoring needs a change, and which.
+  - Per region, one paginated DescribeStacks shows which stacks are already as desired (each carries a fingerprint
+    of what was applied in its output C(MonitoringFingerprint)), and one paginated ListSubscriptions which
+    subscribers are missing or unlisted. A run where nothing changed makes no call per endpoint.
+  - Endpoints that the inventory names only (no variants) are completed from SageMaker, as the
+    M(mlops.sagemaker_monitoring.sagemaker_endpoints) inventory plugin reads them. One paginated ListEndpoints per
+    region tells which endpoints changed since their facts were last read; only those are described again. The
+    facts read are returned in RV(facts), for the role to keep in Ansible's fact cache.
+  - Guards: only stacks tagged C(managed-by=mlops.sagemaker_monitoring) are touched; stacks another operation is
+    changing are refused; a stack left in C(ROLLBACK_COMPLETE) by a failed creation is created again; stacks
+    stuck in a failed state are refused with the command that repairs them; two endpoints of the batch that would
+    share one stack are refused.
+  - Makes no write call, in check mode or not. One endpoint's failure does not stop the others.
+options:
+  endpoints:
+    description:
+      - One entry per endpoint, as RV(mlops.sagemaker_monitoring.monitoring_prepare#module:plan_entry) returns it,
+        with C(host), the inventory host name the result is keyed by.
+    type: list
+    elements: dict
+    required: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - mlops.sagemaker_monitoring contributors
+"""
+
+EXAMPLES = r"""
+- name: Compare the play's endpoints with what is deployed
+  mlops.sagemaker_monitoring.monitoring_plan:
+    endpoints: "{{ ansible_play_batch | map('extract', hostvars, ['endpoint_monitoring_prepared', 'plan_entry']) }}"
+  run_once: true
+  register: endpoint_monitoring_plan
+"""
+
+RETURN = r"""
+endpoints:
+  description: Per inventory host, what its monitoring needs.
+  returned: always
+  type: dict
+  contains:
+    status: {description: "C(unchanged), C(changed) or C(failed).", type: str, returned: always}
+    action:
+      description: "What the stack needs: C(create), C(recreate), C(update), C(protect) (termination protection
+        only), C(delete) or C(none)."
+      type: str
+      returned: always
+    changes: {description: Each change in words., type: list, elements: str, returned: always}
+    outputs: {description: The deployed stack's outputs., type: dict, returned: always}
+    protection_change: {description: Termination protection must be switched., type: bool, returned: always}
+    subscriptions_change: {description: Subscribers must be added or removed., type: bool, returned: always}
+    error: {description: Why the endpoint failed., type: str, returned: when failed}
+    entry:
+      description: The entry compared (with facts read from SageMaker filled in), to compare again after the apply.
+      type: dict
+      returned: when changed
+    spec:
+      description: The spec built from facts read from SageMaker in this run (as monitoring_prepare returns it).
+      type: dict
+      returned: when the endpoint's facts were read
+changed_hosts: {description: Hosts whose monitoring needs a change., type: list, elements: str, returned: always}
+facts:
+  description: Per host, the SageMaker facts read in this run and the endpoint's LastModifiedTime, to cache.
+  returned: always
+  type: dict
+calls:
+  description: AWS calls the plan made, by operation.
+  returned: always
+  type: dict
+"""
+
+import collections
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing library
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import (
+    describe,
+    spec_from_settings,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
+    group_subscriptions,
+    live,
+    plan_endpoint,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import (
+    RETRY as SAGEMAKER_RETRY,
+    components_by_endpoint,
+    iso_time,
+    list_inference_components,
+    read_endpoint_facts,
+    short_error,
+)
+
+RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+# The results that go back for every endpoint, including unchanged ones: small, as a fleet has many.
+DESCRIBED_KEYS = ("spec", "stack", "fingerprint", "usage", "fleet_entry")
+
+
+class Region:
+    """The listings of one region (and connection), read once and only as far as the batch needs them."""
+
+    def __init__(self, module, region, profile, endpoint_url, calls):
+        self.module = module
+        self.region = region
+        self.calls = calls
+        extra = {"region": region}
+        if profile:
+            extra["profile_name"] = profile
+        if endpoint_url:
+            extra["endpoint"] = endpoint_url
+        self._extra = extra
+        self._clients = {}
+
+    def client(self, service):
+        if service not in self._clients:
+            self._clients[service] = self.module.client(service, **self._extra)
+        return self._clients[service]
+
+    def _pages(self, service, operation, key, **kwargs):
+        items = []
+        for page in self.client(service).get_paginator(operation).paginate(**kwargs):
+            self.calls[operation] += 1
+            items.extend(page.get(key) or [])
+        return items
+
+    def stacks(self):
+        pages = RETRY(self._pages)
+        return dict((s["StackName"], s) for s in live(pages("cloudformation", "describe_stacks", "Stacks")))
+
+    def subscriptions(self):
+        return group_subscriptions(RETRY(self._pages)("sns", "list_subscriptions", "Subscriptions"))
+
+    def endpoints(self):
+        pages = SAGEMAKER_RETRY(self._pages)
+        return dict((e["EndpointName"], e) for e in pages("sagemaker", "list_endpoints", "Endpoints", MaxResults=100))
+
+    def components(self):
+        self.calls["list_inference_components"] += 1
+        try:
+            return components_by_endpoint(list_inference_components(self.client("sagemaker")))
+        except AWS_ERRORS as e:
+            self.module.warn("Could not list SageMaker inference components in %s, so endpoints named only by the "
+                             "inventory are taken to have none: %s" % (self.region, short_error(e)))
+            return {}
+
+
+def _connection_key(entry):
+    return (entry.get("profile") or "", entry.get("endpoint_url") or "", entry["region"])
+
+
+class Plan:
+    def __init__(self, module):
+        self.module = module
+        self.calls = collections.Counter()
+        self.results = collections.OrderedDict()
+        self.facts = {}
+
+    def fail(self, entry, message):
+        self.results[entry["host"]] = {"endpoint": entry["endpoint"], "region": entry["region"],
+                                       "stack_name": entry["stack_name"], "status": "failed", "action": "none",
+                                       "changes": [], "outputs": {}, "protection_change": False,
+                                       "subscriptions_change": False,
+                                       "error": message if message.startswith("endpoint %r" % entry["endpoint"])
+                                       else "endpoint %r: %s" % (entry["endpoint"], message)}
+
+    def run(self, entries):
+        seen = {}
+        groups = collections.OrderedDict()
+        for entry in entries:
+            where = (entry["region"], entry["stack_name"])
+            if where in seen:
+                self.fail(entry, "stack %s in %s is also the stack of host %r: two hosts may not monitor one endpoint "
+                          "in one region (check endpoint_monitoring_endpoint_name and endpoint_monitoring_stack_prefix)"
+                          % (entry["stack_name"], entry["region"], seen[where]))
+                continue
+            seen[where] = entry["host"]
+            groups.setdefault(_connection_key(entry), []).append(entry)
+        for (profile, endpoint_url, region), group in groups.items():
+            listings = Region(self.module, region, profile, endpoint_url, self.calls)
+            try:
+                self.plan_region(listings, group)
+            except AWS_ERRORS as e:
+                for entry in group:
+                    if entry["host"] not in self.results:
+                        self.fail(entry, "could not read what is deployed in %s: %s" % (region, short_error(e)))
+        return self.results
+
+    def complete_from_sagemaker(self, listings, group):
+        """Endpoints named only by the inventory: their facts from SageMaker, read again only where ListEndpoints
+        says the endpoint changed since they were last read."""
+        wanted = [e for e in group if e["state"] == "present" and e.get("discover")]
+        if not wanted:
+            return [e for e in group]
+        known = listings.endpoints()
+        models, components = {}, None
+        ready = [e for e in group if not (e["state"] == "present" and e.get("discover"))]
+        for entry in wanted:
+            summary = known.get(entry["endpoint"])
+            if summary is None:
+                self.fail(entry, "SageMaker has no endpoint %r in %s, and the inventory does not say what it is "
+                                 "(endpoint_monitoring_variants)" % (entry["endpoint"], listings.region))
+                continue
+            mark = iso_time(summary.get("LastModifiedTime"))
+            if entry.get("fingerprint") and entry.get("facts_mark") == mark:
+                ready.append(entry)
+                continue
+            if components is None:
+                components = listings.components()
+            self.calls["describe_endpoint"] += 1
+            read = read_endpoint_facts(listings.client("sagemaker"), entry["endpoint"], models, components,
+                                       self.module.warn)
+            if read is None:
+                self.fail(entry, "SageMaker endpoint %r in %s was deleted while it was read"
+                          % (entry["endpoint"], listings.region))
+                continue
+            facts = read[2]
+            settings = entry["settings"]
+            try:
+                described = describe(settings, spec_from_settings(settings, facts), entry.get("code"), facts_mark=mark)
+            except SpecError as e:
+                self.fail(entry, str(e))
+                continue
+            self.facts[entry["host"]] = {"endpoint": entry["endpoint"], "region": listings.region,
+                                         "last_modified": mark, "facts": facts}
+            completed = dict(described["plan_entry"], host=entry["host"], described=dict(
+                (k, described[k]) for k in DESCRIBED_KEYS))
+            ready.append(completed)
+        return ready
+
+    def plan_region(self, listings, group):
+        group = self.complete_from_sagemaker(listings, group)
+        if not group:
+            return
+        stacks = listings.stacks()
+        subscriptions = {}
+        if any(e["state"] == "present" and (e.get("subscribers") or e.get("purge_subscriptions")) for e in group):
+            subscriptions = listings.subscriptions()
+        for entry in group:
+            result = plan_endpoint(entry, stacks.get(entry["stack_name"]), subscriptions)
+            result.update(endpoint=entry["endpoint"], region=entry["region"], stack_name=entry["stack_name"])
+            if result["status"] == "failed":
+                result["error"] = "endpoint %r: %s" % (entry["endpoint"], result["error"])
+            result.update(entry.get("described") or {})
+            if result["status"] == "changed":
+                # What the confirmation after the apply compares again, as completed here.
+                result["entry"] = dict((k, v) for k, v in entry.items() if k != "described")
+            self.results[entry["host"]] = result
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(endpoints=dict(type="list", elements="dict", required=True)),
+        supports_check_mode=True,
+    )
+    entries = module.params["endpoints"]
+    for entry in entries:
+        for sub in entry.get("subscribers") or []:
+            if sub.get("protocol") in ("http", "https") and sub.get("endpoint"):
+                module.no_log_values.add(sub["endpoint"])  # webhook URLs often hold tokens
+    missing = [i for i, e in enumerate(entries) if not all(k in e for k in ("host", "endpoint", "region", "stack_name"))]
+    if missing:
+        module.fail_json(msg="endpoints[%d] lacks host, endpoint, region or stack_name" % missing[0])
+    plan = Plan(module)
+    results = plan.run(entries)
+    module.exit_json(
+        changed=False, endpoints=results, facts=plan.facts, calls=dict(plan.calls),
+        changed_hosts=[h for h, r in results.items() if r["status"] == "changed"],
+        failed_hosts=[h for h, r in results.items() if r["status"] == "failed"])
+
+
+if __name__ == "__main__":
+    main()
