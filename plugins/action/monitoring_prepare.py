@@ -34,9 +34,13 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoin
     unknown_variables,
 )
 
-# AWS connection options: set through module_defaults for the collection's action group, they are the endpoint's
-# defaults where its own endpoint_monitoring_* variable is empty.
+# AWS connection options: set through module_defaults for the collection's action group (or for group/aws, which
+# reaches amazon.aws's modules but not this collection's), they are the endpoint's defaults where its own
+# endpoint_monitoring_* variable is empty.
 CONNECTION_DEFAULTS = {"region": "region", "profile": "aws_profile", "endpoint_url": "aws_endpoint_url"}
+CONNECTION_ALIASES = {"region": ("region", "aws_region", "ec2_region"), "profile": ("profile", "aws_profile"),
+                      "endpoint_url": ("endpoint_url", "aws_endpoint_url", "ec2_url", "s3_url")}
+AWS_GROUPS = ("group/ansible.builtin.aws", "group/amazon.aws.aws")
 ARGS = dict(
     argument_specs=dict(type="path", required=True),
     template=dict(type="path", required=True),
@@ -85,9 +89,11 @@ class ActionModule(ActionBase):
         except RenderError as e:
             result.update(failed=True, msg=str(e), endpoint=e.endpoint)
             return result
+        aws_defaults = self._aws_group_defaults()
         for arg, setting in CONNECTION_DEFAULTS.items():
             if not settings.get(PREFIX + setting):
-                settings[PREFIX + setting] = args.get(arg) or (_environment_region() if arg == "region" else "")
+                settings[PREFIX + setting] = (args.get(arg) or aws_defaults.get(arg)
+                                              or (_environment_region() if arg == "region" else ""))
         endpoint = settings[PREFIX + "endpoint_name"]
         region = settings[PREFIX + "region"]
         result.update(changed=False, endpoint=endpoint, region=region,
@@ -100,6 +106,19 @@ class ActionModule(ActionBase):
             return result
         result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
         return result
+
+    def _aws_group_defaults(self):
+        """Region, profile and endpoint URL from module_defaults for group/aws or group/amazon.aws.aws (the play's,
+        the blocks' and the task's, the nearest winning), which Ansible applies to amazon.aws's modules only."""
+        found = {}
+        for layer in self._task.module_defaults or []:
+            for group in AWS_GROUPS:
+                values = self._templar.template(layer.get(group)) or {}
+                for option, aliases in CONNECTION_ALIASES.items():
+                    for alias in aliases:
+                        if values.get(alias):
+                            found[option] = values[alias]
+        return found
 
     def _prepare(self, settings, unknown, task_vars, digest):
         endpoint, region = settings[PREFIX + "endpoint_name"], settings[PREFIX + "region"]

@@ -23,7 +23,7 @@ def summarize(results):
         result = results[host] or {"status": "not run"}
         status = result.get("status", "not run")
         counts[status] = counts.get(status, 0) + 1
-        name = result.get("endpoint", host)
+        name = result.get("endpoint", host) if "@" not in host else host
         if status == "failed":
             error = str(result.get("error", "")).strip().replace("\n", " | ")
             lines.append("FAILED     %s: %s" % (name, error))
