@@ -90,6 +90,16 @@ class Server:
         self.stop()
 
 
+def split_env(localstack, moto, region="us-east-1"):
+    """Environment for a process whose SageMaker calls go to moto (where the SageMaker API is real) and all
+    others to LocalStack, through botocore's own variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SAGEMAKER): no
+    AWS_URL, which amazon.aws's modules would apply to every service."""
+    env = localstack.env(region)
+    env.pop("AWS_URL")
+    env["AWS_ENDPOINT_URL_SAGEMAKER"] = moto.url
+    return env
+
+
 def start_localstack(log_dir=None, timeout=90):
     if not os.path.exists(LOCALSTACK_PYTHON):
         raise RuntimeError("LocalStack is not installed at %s: run `make setup`" % LOCALSTACK_PYTHON)

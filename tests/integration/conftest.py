@@ -1,9 +1,12 @@
 """Fixtures for tests that run the real playbooks against AWS-compatible servers on 127.0.0.1."""
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -46,7 +49,8 @@ class Inventory:
         self.groups = {}
         os.makedirs(os.path.join(path, "group_vars"), exist_ok=True)
         os.makedirs(os.path.join(path, "host_vars"), exist_ok=True)
-        # CPU thresholds are per vCPU, so every endpoint needs an instance type; tests may override it.
+        # Endpoints described by the inventory itself (one variant, an instance type: CPU thresholds are per vCPU);
+        # tests may override it, or list endpoints by name only to have them completed from SageMaker.
         self.group_vars("all", {})
 
     def add(self, group, host, **host_vars):
@@ -60,7 +64,8 @@ class Inventory:
 
     def group_vars(self, group, values):
         if group == "all":
-            values = dict({"endpoint_monitoring_instance_type": "ml.m5.xlarge"}, **values)
+            values = dict({"endpoint_monitoring_instance_type": "ml.m5.xlarge",
+                           "endpoint_monitoring_variants": ["AllTraffic"]}, **values)
         self._dump(os.path.join(self.path, "group_vars", group + ".yml"), values)
 
     def host_vars(self, host, values):
@@ -99,13 +104,20 @@ class Run:
         return self.recap.get(host, {"failed": 0})["failed"]
 
 
-def ansible_env(server, region=REGION, config=os.path.join(ROOT, "ansible.cfg")):
+def ansible_env(server, region=REGION, config=os.path.join(ROOT, "ansible.cfg"), sagemaker=None, fact_cache=None):
+    """The environment of an ansible-playbook run against `server` (LocalStack), with SageMaker calls sent to
+    `sagemaker` (moto) when given, and Ansible's fact cache in `fact_cache` (a test's own directory; by default a
+    new temporary one, so tests never share cached endpoint facts)."""
     env = dict(os.environ)
     for key in list(env):
         if key.startswith("AWS_"):
             env.pop(key)
     if server is not None:
-        env.update(server.env(region))
+        env.update(local_aws.split_env(server, sagemaker, region) if sagemaker else server.env(region))
+    if fact_cache is None:
+        fact_cache = tempfile.mkdtemp(prefix="fact-cache-")
+        atexit.register(shutil.rmtree, fact_cache, True)
+    env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = fact_cache
     env.update({
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
