@@ -66,6 +66,9 @@ LABELS = {"collection": "collection", "per_stack_baseline": "per-stack baseline"
 HOST_FORMAT = "bench-ep-%05d"
 HOST_PATTERN = re.compile(rb"bench-ep-\d{5}")
 INSTANCE_TYPE = "ml.m5.xlarge"
+# The inventory says what each endpoint is (one variant on INSTANCE_TYPE): no SageMaker call, as in a static
+# inventory; an endpoint named only would be described from SageMaker, which LocalStack does not serve.
+VARIANT = "AllTraffic"
 CHANGED_METRIC = "ModelLatency"
 DEFAULT_THRESHOLD_MS = 1000  # the catalog's default ModelLatency threshold
 CHANGED_THRESHOLD_MS = 750
@@ -107,7 +110,8 @@ def write_inventory(path, n):
                      "children": {"fleet": {"hosts": dict((h, None) for h in endpoints(n))}}}}
     _dump(os.path.join(path, "hosts.yml"), hosts)
     _dump(os.path.join(path, "group_vars", "all", "main.yml"),
-          {"endpoint_monitoring_instance_type": INSTANCE_TYPE, "endpoint_monitoring_subscribers": []})
+          {"endpoint_monitoring_instance_type": INSTANCE_TYPE, "endpoint_monitoring_variants": [VARIANT],
+           "endpoint_monitoring_subscribers": []})
     for host in pinned(n):
         _dump(os.path.join(path, "host_vars", host + ".yml"),
               {"endpoint_monitoring_endpoint_metrics": {CHANGED_METRIC: {"threshold": DEFAULT_THRESHOLD_MS}}})

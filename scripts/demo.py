@@ -1,9 +1,11 @@
 """`make demo`: monitor the example fleet on a local AWS, then breach an alarm and read its notification.
 
-1. starts LocalStack on a free loopback port (stopped at the end, whatever happens);
+1. starts LocalStack (stacks, alarms, SNS, SQS) and moto (the SageMaker API) on free loopback ports (stopped at
+   the end, whatever happens), and creates in moto the example inventory's endpoints;
 2. creates the on-call SQS queue the example inventory subscribes;
 3. previews one endpoint with --check --diff, then runs playbooks/monitor_endpoints.yml for the whole
-   example inventory (3 endpoints in 2 groups), then runs it again to show nothing changes;
+   example inventory (3 endpoints in 2 groups; two of them are listed by name only and completed from
+   SageMaker), then runs it again to show nothing changes;
 4. prints each stack's outputs;
 5. sends ModelLatency datapoints above fraud-scoring's threshold and prints the alarm notification as
    the SQS subscriber received it;
@@ -15,6 +17,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,16 +90,29 @@ def create_discoverable_fleet(sagemaker):
              AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://async-results/"}})
 
 
-def discovered_fleet(env, localstack):
+def create_example_fleet(sagemaker):
+    """The example inventory's endpoints, as they run in SageMaker (the inventory names two of them only)."""
+    for name, instance_type, variants in (("product-recs", "ml.c5.2xlarge", ["AllTraffic"]),
+                                          ("similar-items", "ml.c5.2xlarge", ["blue", "green"]),
+                                          ("fraud-scoring", "ml.g4dn.xlarge", ["AllTraffic"])):
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.%s.amazonaws.com/%s:1" % (REGION, name)})
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+            {"VariantName": v, "ModelName": name, "InstanceType": instance_type, "InitialInstanceCount": 1}
+            for v in variants])
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
+def discovered_fleet(env, localstack, moto):
     """Discover endpoints on moto (SageMaker) and monitor them on LocalStack (alarms)."""
-    step("Starting moto on 127.0.0.1 for the SageMaker API, with endpoints of three types")
-    moto = local_aws.start_moto()
+    step("Endpoints of three more types in SageMaker (moto), found by the sagemaker_endpoints inventory plugin")
     workdir = tempfile.mkdtemp(prefix="discovered-")
     try:
         create_discoverable_fleet(moto.client("sagemaker", REGION))
         with open(DISCOVERY_EXAMPLE) as f:
             config = yaml.safe_load(f)
-        config["endpoint_url"] = moto.url  # discovery asks moto; the playbook's AWS_URL stays LocalStack
+        config["endpoint_url"] = moto.url  # discovery asks moto
+        config["name_patterns"] = ["churn-gpu", "search-ranker", "doc-scorer"]  # not the example inventory's
         inventory = os.path.join(workdir, "fleet.sagemaker_endpoints.yml")
         with open(inventory, "w") as f:
             yaml.safe_dump(config, f)
@@ -105,7 +121,7 @@ def discovered_fleet(env, localstack):
         step("The discovered fleet")
         ansible(env, "ansible-inventory", inventory, "--graph")
 
-        step("Monitoring the discovered fleet (monitor_endpoints.yml, unchanged)")
+        step("Monitoring the discovered fleet (monitor_endpoints.yml, as shipped)")
         ansible(env, "ansible-playbook", inventory, PLAYBOOK)
 
         step("Alarms per endpoint: each type gets the metrics it publishes")
@@ -115,7 +131,7 @@ def discovered_fleet(env, localstack):
             metrics = sorted(set(a["AlarmName"][len(name) + 1:].split("-")[-1] for a in alarms))
             print("  %-14s %2d alarms on %s" % (name, len(alarms), ", ".join(metrics)))
     finally:
-        moto.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def print_outputs(cfn):
@@ -157,13 +173,20 @@ def breach_and_wait(cloudwatch, sqs, queue_url):
 
 
 def main():
-    step("Starting LocalStack on 127.0.0.1 (CloudFormation, CloudWatch, SNS, SQS)")
+    step("Starting LocalStack (CloudFormation, CloudWatch, SNS, SQS) and moto (SageMaker) on 127.0.0.1")
     server = local_aws.start_localstack()
-    print("  %s (log: %s)" % (server.url, server.log_path))
+    print("  LocalStack %s (log: %s)" % (server.url, server.log_path))
+    moto = local_aws.start_moto()
+    print("  moto       %s (log: %s)" % (moto.url, moto.log_path))
+    fact_cache = tempfile.mkdtemp(prefix="demo-facts-")
     try:
-        env = dict(os.environ)
-        env.update(server.env(REGION))
+        create_example_fleet(moto.client("sagemaker", REGION))
+        print("  SageMaker endpoints: product-recs, similar-items, fraud-scoring")
+        env = dict((k, v) for k, v in os.environ.items() if not k.startswith("AWS_"))
+        # SageMaker calls to moto, everything else to LocalStack, through botocore's own endpoint variables.
+        env.update(local_aws.split_env(server, moto, REGION))
         env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+        env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = fact_cache
         sqs = server.client("sqs", REGION)
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         print("  on-call queue: %s" % queue_url)
@@ -193,10 +216,12 @@ def main():
         png = preview_dashboard(env)
         print("  %s (lines without data are made up and dashed; the page beside it lists the widgets)" % png)
 
-        discovered_fleet(env, server)
+        discovered_fleet(env, server, moto)
     finally:
-        step("Stopping LocalStack")
+        step("Stopping LocalStack and moto")
+        moto.stop()
         server.stop()
+        shutil.rmtree(fact_cache, ignore_errors=True)
 
 
 if __name__ == "__main__":
