@@ -57,9 +57,12 @@ def stack_fingerprint(spec, stack_settings):
     stack_settings: what reaches the stack besides the spec (dashboard mode, topic key, stack policy, service
     role, notification ARNs) and the digests of the template and dashboard code. Subscribers are left out except
     for their raw-delivery setting, which ListSubscriptions does not show: a change of it must show here to be
-    noticed without reading every subscription's attributes."""
+    noticed without reading every subscription's attributes. A variant's instance count is left out too: no alarm
+    or graph depends on it, and autoscaling changes it all day."""
     raw = sorted((s["protocol"], s["endpoint"]) for s in spec.get("subscribers") or [] if s.get("raw_message_delivery"))
     content = dict((k, v) for k, v in spec.items() if k != "subscribers")
+    content["variants"] = [dict((k, v) for k, v in variant.items() if k != "instance_count") if isinstance(variant, dict)
+                           else variant for variant in spec.get("variants") or []]
     return fingerprint({"spec": content, "raw_delivery": raw, "stack": stack_settings})
 
 

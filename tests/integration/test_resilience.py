@@ -315,13 +315,13 @@ def json_env(env):
 KILL_FLEET = 6
 # Where the rollout is killed: (proxy settings, when to kill, how many CreateStack calls it has made by then).
 KILL_POINTS = {
-    # Every CreateStack is held 1-1.5 s at the proxy before it is forwarded (then answered normally), so the run
-    # starts its stacks one after another over several seconds: a wide window to kill it with some CreateStack
-    # calls made and others not, instead of a race against LocalStack's ~2 s stack creations. Killed when its
-    # second CreateStack has reached the proxy: the first stack is being created, the second call is held.
+    # Every CreateStack is held 1-1.5 s at the proxy before it is forwarded (then answered normally). The run
+    # applies its stacks in parallel, one amazon.aws.cloudformation task per endpoint up to Ansible's forks (5 by
+    # default, fewer than the fleet's 6), and each task waits for its own stack: killed when a second CreateStack
+    # has reached the proxy, some stacks are asked for (held or being created) and at least one is not.
     "during-creates": (dict(fault_rate=1.0, kinds=("delay",), delay=(1.0, 1.5),
                             fault_filter=lambda call: call.operation == "CreateStack"),
-                       lambda proxy: proxy.count("CreateStack") >= 2, range(2, 3)),
+                       lambda proxy: proxy.count("CreateStack") >= 2, range(2, KILL_FLEET)),
     # Killed as soon as every CreateStack has been answered: the stacks are being created, the run is in its wait
     # loop and has subscribed nothing yet.
     "while-waiting": ({}, lambda proxy: len(answered(proxy, "CreateStack")) == KILL_FLEET,
