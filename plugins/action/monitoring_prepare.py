@@ -44,6 +44,7 @@ AWS_GROUPS = ("group/ansible.builtin.aws", "group/amazon.aws.aws")
 ARGS = dict(
     argument_specs=dict(type="path", required=True),
     template=dict(type="path", required=True),
+    include_spec=dict(type="bool", default=False),
     region=dict(type="str", aliases=["aws_region", "ec2_region"]),
     profile=dict(type="str", aliases=["aws_profile"]),
     endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url", "s3_url"]),
@@ -105,6 +106,10 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=str(e))
             return result
         result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
+        if not args["include_spec"]:
+            # Every endpoint's result is kept for the whole run, most of them unchanged: the spec (several kB) is
+            # computed again, by this same code, only for the endpoints that need a change.
+            result.pop("spec", None)
         return result
 
     def _aws_group_defaults(self):

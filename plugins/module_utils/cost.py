@@ -216,13 +216,13 @@ def fleet_cost(endpoint_costs, prices=None, fleet_dashboard=False, fleet_dashboa
     }
 
 
-def fleet_dashboard_count(n_endpoints, widgets_per_endpoint, metrics_per_endpoint,
+def fleet_dashboard_pages(n_endpoints, widgets_per_endpoint, metrics_per_endpoint,
                           max_widgets=MAX_DASHBOARD_WIDGETS, max_metrics=MAX_DASHBOARD_METRICS, widgets_per_dashboard=0):
-    """How many fleet dashboards hold n_endpoints, none split across two, each within CloudWatch's limits.
+    """The fleet dashboards that hold n_endpoints, none split across two, each within CloudWatch's limits, as
+    [{"endpoints", "widgets", "metrics"}] (counts; widgets include widgets_per_dashboard, e.g. a header).
 
     widgets_per_endpoint / metrics_per_endpoint: one number for every endpoint, or a list with one per endpoint
-    (packed in order, as dashboard.build_fleet_dashboards packs them). widgets_per_dashboard: widgets every
-    dashboard has besides the endpoints' (a header).
+    (packed in order, as dashboard.build_fleet_dashboards packs them).
     """
     def per_endpoint(value, what):
         values = list(value) if isinstance(value, (list, tuple)) else [value] * n_endpoints
@@ -235,18 +235,24 @@ def fleet_dashboard_count(n_endpoints, widgets_per_endpoint, metrics_per_endpoin
 
     widgets = per_endpoint(widgets_per_endpoint, "widgets_per_endpoint")
     metrics = per_endpoint(metrics_per_endpoint, "metrics_per_endpoint")
-    count = 0
-    used_widgets = used_metrics = None
+    pages = []
     for i, (w, m) in enumerate(zip(widgets, metrics)):
         if widgets_per_dashboard + w > max_widgets or m > max_metrics:
             raise CostError("endpoint %d alone needs %d widgets and %d metrics; a dashboard holds %d and %d"
                             % (i + 1, widgets_per_dashboard + w, m, max_widgets, max_metrics))
-        if used_widgets is None or used_widgets + w > max_widgets or used_metrics + m > max_metrics:
-            count += 1
-            used_widgets, used_metrics = widgets_per_dashboard, 0
-        used_widgets += w
-        used_metrics += m
-    return count
+        if not pages or pages[-1]["widgets"] + w > max_widgets or pages[-1]["metrics"] + m > max_metrics:
+            pages.append({"endpoints": 0, "widgets": widgets_per_dashboard, "metrics": 0})
+        pages[-1]["endpoints"] += 1
+        pages[-1]["widgets"] += w
+        pages[-1]["metrics"] += m
+    return pages
+
+
+def fleet_dashboard_count(n_endpoints, widgets_per_endpoint, metrics_per_endpoint,
+                          max_widgets=MAX_DASHBOARD_WIDGETS, max_metrics=MAX_DASHBOARD_METRICS, widgets_per_dashboard=0):
+    """How many fleet dashboards hold n_endpoints (see fleet_dashboard_pages)."""
+    return len(fleet_dashboard_pages(n_endpoints, widgets_per_endpoint, metrics_per_endpoint, max_widgets,
+                                     max_metrics, widgets_per_dashboard))
 
 
 def _money(amount):

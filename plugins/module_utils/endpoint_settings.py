@@ -18,7 +18,7 @@ import re
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
     ACCOUNT_PLACEHOLDER,
     DashboardError,
-    build_dashboard,
+    fleet_sections,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError, build_spec
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import stack_fingerprint, usage
@@ -86,6 +86,10 @@ def dashboard_of(spec):
         "metrics": None, "account_id": ACCOUNT_PLACEHOLDER, "topic_name": spec["topic_name"]})
 
 
+def _metric_count(widgets):
+    return sum(len((w.get("properties") or {}).get("metrics") or []) for w in widgets)
+
+
 def fleet_entry(spec):
     return dict((k, spec[k]) for k in ("endpoint", "region", "variants", "alarms", "endpoint_metrics", "components"))
 
@@ -101,13 +105,18 @@ def describe(settings, spec, code_digest, facts_mark=None):
         dashboard = dashboard_of(spec)
     except DashboardError as e:
         raise SpecError(spec["endpoint"], ["dashboard: %s" % e])
-    metrics = sum(len((w.get("properties") or {}).get("metrics") or []) for w in dashboard["body"]["widgets"])
+    entry = fleet_entry(spec)
+    try:
+        section = fleet_sections([entry])[0][1]
+    except DashboardError as e:
+        raise SpecError(spec["endpoint"], ["dashboard: %s" % e])
     described = {
         "spec": spec,
         "stack": stack,
         "fingerprint": stack_fingerprint(spec, stack),
-        "usage": usage(spec, metrics, own_dashboard=mode != "fleet"),
-        "fleet_entry": fleet_entry(spec) if mode in ("fleet", "both") else None,
+        "usage": usage(spec, _metric_count(dashboard["body"]["widgets"]), own_dashboard=mode != "fleet",
+                       fleet_section={"widgets": len(section), "metrics": _metric_count(section)}),
+        "fleet_entry": entry if mode in ("fleet", "both") else None,
     }
     described["plan_entry"] = plan_entry(settings, spec, described["fingerprint"], facts_mark, code_digest)
     return described

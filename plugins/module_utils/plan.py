@@ -175,9 +175,12 @@ def group_subscriptions(subscriptions):
     return grouped
 
 
-def usage(spec, dashboard_widgets_metrics, own_dashboard=True):
-    """What the endpoint's monitoring is billed for, small enough to keep for every endpoint of a large fleet."""
+def usage(spec, dashboard_metrics, own_dashboard=True, fleet_section=None):
+    """What the endpoint's monitoring is billed for, small enough to keep for every endpoint of a large fleet:
+    its alarms, its own dashboard's metrics, and the widgets and metrics its section of a fleet dashboard would
+    take (to price fleet dashboards instead)."""
     alarms = [dict((k, a[k]) for k in ("kind", "period", "metric_count") if k in a) for a in spec["alarms"]]
     if spec.get("composite"):
         alarms.append({"kind": "composite"})
-    return {"alarms": alarms, "dashboards": 1 if own_dashboard else 0, "dashboard_metrics": dashboard_widgets_metrics}
+    return {"alarms": alarms, "dashboards": 1 if own_dashboard else 0, "dashboard_metrics": dashboard_metrics,
+            "fleet_section": fleet_section}

@@ -7,10 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
-    DashboardError,
-    build_fleet_dashboards,
-)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cost import CostError, fleet_dashboard_pages
 
 STATUSES = ("changed", "unchanged", "failed", "not run")
 
@@ -98,7 +95,7 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
     "fleet_dashboards": {name: result}}: each result has endpoint, region, stack_name, status (changed, unchanged,
     failed, not run), action, changes, pending_confirmation and error."""
     run = {"hosts": {}, "usage": {}, "fleet_endpoints": {}, "fleet_dashboards": {}}
-    everyone = []  # every priced endpoint's section, for the price of fleet dashboards instead of one each
+    sections = []  # every priced endpoint's fleet section size, to price fleet dashboards instead of one each
     active = set(active_hosts)
     for host in hosts:
         variables = _get(hostvars, host, {})
@@ -123,18 +120,18 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
             if subscriptions.get("pending_confirmation"):
                 result["pending_confirmation"] = subscriptions["pending_confirmation"]
         run["hosts"][host] = result
-        spec = plan.get("spec") or prepared.get("spec")
         stack = plan.get("stack") or prepared.get("stack") or {}
+        entry = plan.get("fleet_entry") or prepared.get("fleet_entry")
         usage = plan.get("usage") or prepared.get("usage")
         if usage and result["status"] != "failed":
             run["usage"][host] = usage
-            if spec:
-                everyone.append(_section_entry(spec))
-        if result["region"] and result["status"] != "failed" and (spec or prepared.get("state") == "absent"):
-            fleet_mode = spec and prepared.get("state") == "present" and stack.get("dashboard") in DASHBOARD_MODES
+            if usage.get("fleet_section"):
+                sections.append(usage["fleet_section"])
+        if result["region"] and result["status"] != "failed" and (stack or prepared.get("state") == "absent"):
+            fleet_mode = prepared.get("state") == "present" and stack.get("dashboard") in DASHBOARD_MODES
             run["fleet_endpoints"].setdefault(result["region"], []).append({
                 "endpoint": result["endpoint"], "state": prepared.get("state"),
-                "fleet_entry": _section_entry(spec) if fleet_mode else None,
+                "fleet_entry": entry if fleet_mode else None,
             })
         for board in _get(_get(variables, "endpoint_monitoring__fleet_dashboards", {}), "results", []):
             if isinstance(board, dict) and board.get("name"):
@@ -143,12 +140,9 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
                     "changes": board.get("changes") or [], "pages": board.get("pages") or [],
                     "error": board.get("msg") if board.get("failed") else None}
     try:
-        run["fleet_dashboard_layout"] = [dict((k, d[k]) for k in ("name", "endpoints", "widgets", "metrics"))
-                                         for d in build_fleet_dashboards(everyone)] if everyone else None
-    except DashboardError:
-        run["fleet_dashboard_layout"] = None  # an endpoint twice (NAME@REGION hosts): no single layout to price
+        run["fleet_dashboard_layout"] = fleet_dashboard_pages(
+            len(sections), [s["widgets"] for s in sections], [s["metrics"] for s in sections],
+            widgets_per_dashboard=1) if sections else None
+    except CostError:
+        run["fleet_dashboard_layout"] = None  # an endpoint too large for any dashboard: no layout to price
     return run
-
-
-def _section_entry(spec):
-    return dict((k, spec[k]) for k in ("endpoint", "region", "variants", "alarms", "endpoint_metrics", "components"))

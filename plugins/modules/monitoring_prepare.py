@@ -36,6 +36,12 @@ options:
     description: The role's stack template (its digest is part of the fingerprint, so a new template re-applies).
     type: path
     required: true
+  include_spec:
+    description:
+      - Return the endpoint's spec too (RV(spec)). The role asks for it only for the endpoints that need a change,
+        since every endpoint's result is kept for the whole run.
+    type: bool
+    default: false
   region:
     description: Region of endpoints that set none.
     type: str
@@ -99,13 +105,17 @@ state: {description: C(present) or C(absent)., type: str, returned: always}
 spec:
   description: The endpoint's spec (alarms, composite, subscribers, names, tags).
   type: dict
-  returned: when the endpoint's facts are known
+  returned: with O(include_spec), when the endpoint's facts are known
 stack:
   description: The settings that reach the stack but not the spec (dashboard mode, topic key, stack policy, role).
   type: dict
   returned: when the endpoint's facts are known
 fingerprint: {description: What the stack is applied from, in 16 hex digits., type: str, returned: when the facts are known}
 usage: {description: What the endpoint's monitoring is billed for., type: dict, returned: when the facts are known}
+fleet_entry:
+  description: The endpoint's section of a fleet dashboard, for endpoints in fleet or both dashboard mode.
+  type: dict
+  returned: when the facts are known
 facts_source:
   description: Where the endpoint's facts come from, C(inventory), C(cache), or C(sagemaker) (the plan reads them).
   type: str

@@ -41,6 +41,13 @@ def unique(prefix):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
 
 
+def template_of(cfn, stack_name):
+    """A deployed stack's template as a mapping: GetTemplate gives a dict (JSON bodies, parsed by botocore) or the
+    text applied, which is YAML since the role renders the template to YAML."""
+    body = cfn.get_template(StackName=stack_name)["TemplateBody"]
+    return body if isinstance(body, dict) else yaml.safe_load(body)
+
+
 class Inventory:
     """A static inventory in a temporary directory: hosts in groups, group_vars and host_vars files."""
 

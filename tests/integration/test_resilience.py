@@ -129,7 +129,7 @@ def assert_write_free(proxy, run, regions=(REGION,)):
     assert listed == set(regions), "the run did not list the stacks of %s through the proxy:\n%s" % (
         sorted(regions), describe(calls))
     writes = [c for c in calls if not c.read_only]  # anything but Describe*, Get*, List*
-    assert writes == [], "a run with nothing to do made write calls:\n" + describe(writes)
+    assert writes == [], "a run with nothing to do made write calls:\n%s\n%s" % (describe(writes), run.output)
     assert run.recap and [h for h, r in run.recap.items() if r["changed"] or r["failed"]] == [], run.output
 
 
@@ -368,6 +368,8 @@ def test_rollout_killed_halfway_converges_on_the_next_run(localstack, inventory,
     started_before = set(c.params["StackName"] for c in creates)
     # the re-run created exactly the stacks the killed run never asked for
     assert created_again == sorted(set(map(stack_name, subscribers)) - started_before), describe(rerun_writes)
+    # and wrote nothing else to a stack: those the killed run created hold what was asked for
+    assert set(c.operation for c in rerun_writes) <= {"CreateStack", "Subscribe"}, describe(rerun_writes)
     assert sorted(c.params["TopicArn"].rsplit(":", 1)[-1] for c in rerun_writes if c.operation == "Subscribe") == \
         sorted(map(stack_name, subscribers)), describe(rerun_writes)
     assert_converged_exactly_once(localstack, subscribers)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import REGION, run_playbook, unique
+from conftest import REGION, run_playbook, template_of, unique
 
 pytestmark = pytest.mark.integration
 
@@ -162,8 +162,7 @@ def test_changed_threshold_shows_in_check_mode_without_writing_and_next_run_appl
     # implemented" and leaves the alarm as it was), so the update is checked where LocalStack is real: the
     # deployed template and the alarm resource's update event. On AWS, CloudFormation updates the alarm in place.
     stack_name = "sagemaker-monitoring-" + endpoint
-    deployed = cfn.get_template(StackName=stack_name)["TemplateBody"]
-    deployed = deployed if isinstance(deployed, dict) else json.loads(deployed)
+    deployed = template_of(cfn, stack_name)
     latency = [r for r in deployed["Resources"].values() if r["Properties"].get("AlarmName") == alarm_name]
     assert latency[0]["Properties"]["Threshold"] == 250000
     assert stack_of(cfn, endpoint)["StackStatus"] == "UPDATE_COMPLETE"

@@ -29,8 +29,22 @@ gets the same decision whatever the threads do; the kinds take turns, so any fiv
 
 A faulted call other than ``delay`` never reaches the upstream server: like a throttled call on AWS, it
 has no effect there. Only loopback addresses are served or forwarded to.
+
+AWS's clock on a fast emulator (``StackClock``, for benchmarks on a real clock):
+
+    with AwsProxy(localstack.url, stack_clock=StackClock(hold=30.0, alarm_rate=3.0)) as proxy:
+        ...                                                  # each stack operation takes >= 30 s, alarms 3/s
+
+An emulator finishes a stack in a fraction of a second. With a StackClock, the proxy forwards CreateStack and
+UpdateStack at once (the emulator does the work) but reports the stack in progress (in DescribeStacks,
+ListStacks and DescribeStackEvents) until the operation would have ended on AWS; see StackClock.
+
+Each call also records the size of its answer and, for the listings whose page size AWS documents, how many
+items the answer held (``Call.items``), so that a caller can count the pages AWS would have needed where the
+emulator answers everything at once.
 """
 
+import datetime
 import http.client
 import http.server
 import json
@@ -42,6 +56,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import xml.etree.ElementTree as ElementTree
 
 HOST = "127.0.0.1"
 FAULT_KINDS = ("throttle", "500", "503", "reset", "delay")
@@ -68,6 +83,36 @@ XML_NAMESPACES = {
 }
 
 
+# One key that every item of a listing holds exactly once, per listing operation: counting it in the answer
+# counts the items, whatever the protocol (XML element, JSON key, CBOR text key).
+ITEM_KEYS = {
+    "DescribeStacks": "StackId",
+    "ListStacks": "StackId",
+    "ListSubscriptions": "SubscriptionArn",
+    "ListSubscriptionsByTopic": "SubscriptionArn",
+    "DescribeAlarms": "AlarmArn",
+    "ListDashboards": "DashboardArn",
+    "ListEndpoints": "EndpointArn",
+    "DescribeStackEvents": "EventId",
+}
+ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+DIRECT_ALARM_WRITES = ("PutMetricAlarm", "PutCompositeAlarm")
+
+
+def count_items(operation, protocol, data):
+    """How many items a listing's answer holds (None for other operations)."""
+    key = ITEM_KEYS.get(operation)
+    if key is None or not data:
+        return None
+    if protocol == "query":
+        return data.count(("<%s>" % key).encode())
+    if protocol == "json":
+        return data.count(('"%s"' % key).encode())
+    if protocol == "cbor":
+        return data.count(cbor_encode(key))
+    return None
+
+
 def is_read(operation):
     """Describe*, Get* and List* calls: the ones that change nothing."""
     return bool(operation) and operation.startswith(READ_PREFIXES)
@@ -90,6 +135,9 @@ class Call:
         self.delay = delay
         self.status = None  # the status the client got; None for a reset or a failed forward
         self.time = time.time()
+        self.response_bytes = 0  # size of the answer's body
+        self.items = None  # items in the answer of a listing (ITEM_KEYS), else None
+        self.rewritten = False  # the answer was changed by the proxy's StackClock
 
     @property
     def key(self):
@@ -169,10 +217,15 @@ def cbor_encode(value):
 def error_response(kind, call, headers):
     """(status, headers, body) of an AWS error answer for this call, in its protocol's shape."""
     status, code, message, fault_type = ERRORS[kind]
+    return error_answer(call, headers, status, code, message, fault_type, JSON_CODES[kind])
+
+
+def error_answer(call, headers, status, code, message, fault_type="Sender", json_code=None):
+    """(status, headers, body) of an AWS error with this code and message, in the call's protocol's shape."""
     request_id = str(uuid.uuid4())
     answer_headers = {"x-amzn-RequestId": request_id}
     if call.protocol in ("json", "cbor"):
-        document = {"__type": JSON_CODES[kind], "message": message}
+        document = {"__type": json_code or code, "message": message}
         if headers.get("x-amzn-query-mode") or call.protocol == "cbor":
             # query-compatible services: botocore takes the code from this header
             answer_headers["x-amzn-query-error"] = "%s;%s" % (code, fault_type)
@@ -226,6 +279,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, headers, data = error_response(call.fault, call, self.headers)
             self._answer(call, status, headers.items(), data)
             return
+        clock = proxy.stack_clock
+        refusal = clock.refusal(call) if clock is not None else None
+        if refusal:
+            status, headers, data = error_answer(call, self.headers, 400, "ValidationError", refusal)
+            self._answer(call, status, headers.items(), data)
+            return
+        if clock is not None and call.operation in DIRECT_ALARM_WRITES and not clock.admit_direct_alarm(call.region):
+            # An alarm written directly beyond the region's PutMetricAlarm rate: throttled, as AWS does.
+            call.fault = "throttle"
+            status, headers, data = error_response("throttle", call, self.headers)
+            self._answer(call, status, headers.items(), data)
+            return
         if call.fault == "delay":
             time.sleep(call.delay)
         try:
@@ -233,10 +298,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as e:
             self._answer(call, 502, [("Content-Type", "text/plain")], ("upstream failed: %s" % e).encode())
             return
+        if clock is not None:
+            data = clock.after_answer(call, status, data)
         self._answer(call, status, headers, data, reason)
 
     def _answer(self, call, status, headers, data, reason=None):
         call.status = status
+        call.response_bytes = len(data or b"")
+        if status == 200:
+            call.items = count_items(call.operation, call.protocol, data)
         self.send_response_only(status, reason)
         for name, value in headers:
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
@@ -261,10 +331,11 @@ class AwsProxy:
     seed: makes the decisions repeatable. delay: (min, max) seconds of a ``delay`` fault.
     fault_filter: optional predicate on a Call; calls it rejects are never faulted.
     max_seconds: the proxy stops by itself after this long, whatever happens to the test.
+    stack_clock: a StackClock: stack operations take AWS's time, alarm writes are held to a per-region rate.
     """
 
     def __init__(self, upstream, fault_rate=0.0, kinds=FAULT_KINDS, seed=0, delay=(1.0, 2.0),
-                 fault_filter=None, max_seconds=1800, upstream_timeout=120):
+                 fault_filter=None, max_seconds=1800, upstream_timeout=120, stack_clock=None):
         split = urllib.parse.urlsplit(upstream)
         if split.scheme != "http" or split.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the proxy forwards only to a loopback http URL, not %r" % upstream)
@@ -283,6 +354,7 @@ class AwsProxy:
         self.fault_filter = fault_filter
         self.max_seconds = max_seconds
         self.upstream_timeout = upstream_timeout
+        self.stack_clock = stack_clock
         self.calls = []
         self._counter = 0
         self._faults = 0
@@ -392,3 +464,278 @@ class AwsProxy:
             return answer.status, answer.reason, answer.getheaders(), data
         finally:
             connection.close()
+
+
+# --------------------------------------------------------------------------------------- AWS's clock
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element, name):
+    for child in element:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _parse_time(text):
+    try:
+        value = datetime.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def template_resources(body):
+    """The Resources of a CloudFormation template (JSON or YAML, short-form tags read as plain values)."""
+    if not body:
+        return {}
+    try:
+        document = json.loads(body)
+    except ValueError:
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        def any_tag(loader, _suffix, node):
+            if isinstance(node, yaml.MappingNode):
+                return loader.construct_mapping(node, deep=True)
+            if isinstance(node, yaml.SequenceNode):
+                return loader.construct_sequence(node, deep=True)
+            return loader.construct_scalar(node)
+
+        Loader.add_multi_constructor("!", any_tag)
+        try:
+            document = yaml.load(body, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError:
+            return {}
+    resources = document.get("Resources") if isinstance(document, dict) else None
+    return resources if isinstance(resources, dict) else {}
+
+
+def alarms_written(resources, previous=None):
+    """How many alarm writes (PutMetricAlarm / PutCompositeAlarm) CloudFormation makes to apply a template:
+    every alarm of a new stack; on an update, the alarms added or changed since `previous` (the Resources
+    last applied; None when unknown: every alarm, an upper bound)."""
+    count = 0
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") not in ALARM_TYPES:
+            continue
+        if previous is None or json.dumps(previous.get(logical_id), sort_keys=True, default=str) != \
+                json.dumps(resource, sort_keys=True, default=str):
+            count += 1
+    return count
+
+
+class StackClock:
+    """Stack operations that take as long as on AWS, on an emulator that finishes them at once.
+
+    Why: on LocalStack a stack is created in a fraction of a second, so a benchmark measures Ansible; on AWS a
+    stack of this collection takes tens of seconds, and a region puts at most `alarm_rate` alarms a second
+    (CloudWatch's PutMetricAlarm quota, 3/s by default, which the alarms CloudFormation creates count against).
+    What bounds a real rollout is then the quota and the number of stacks in flight, which is what the real-clock
+    benchmark must show.
+
+    How (the proxy calls after_answer with every answer it forwards):
+
+    - CreateStack / UpdateStack are forwarded at once; the emulator does the work. When the emulator accepts the
+      operation, the proxy counts the alarm writes it implies (every AWS::CloudWatch::Alarm / CompositeAlarm of
+      a new stack; on an update, those added or changed since the template the proxy last saw for that stack),
+      and books them on the region's alarm budget: the alarms are released one after the other at `alarm_rate`
+      a second, region-wide, first come first served, with no burst (a stack's alarms start when it is written,
+      after the alarms booked before them). The operation ends at the later of `hold` seconds after the write
+      (the time a stack takes on AWS when nothing is throttled) and the release of its last alarm. This is what
+      CloudFormation does when PutMetricAlarm is throttled: it retries, and the stack takes longer, without an
+      error reaching the user.
+    - Until the operation ends, DescribeStacks and ListStacks report the stack CREATE_IN_PROGRESS or
+      UPDATE_IN_PROGRESS (a stack being created shows no outputs yet), DescribeStackEvents leaves out the
+      stack's own completion event, and a new CreateStack / UpdateStack / DeleteStack of it is refused with
+      CloudFormation's ValidationError, as AWS refuses an operation on a busy stack.
+    - An alarm written directly (PutMetricAlarm, PutCompositeAlarm) takes one slot of the same budget; when the
+      budget is booked further than `direct_burst` seconds ahead, the call is throttled (HTTP 400 Throttling),
+      as AWS answers a client above the quota.
+
+    Each operation is recorded (operations): when written, alarms booked, when it could end, and when the proxy
+    first reported it complete to a client. clock: a function returning the time in seconds (time.time; tests
+    pass a fake one).
+    """
+
+    WRITES = ("CreateStack", "UpdateStack")
+    STACK_READS = ("DescribeStacks", "ListStacks")
+
+    def __init__(self, hold=30.0, alarm_rate=3.0, direct_burst=1.0, clock=time.time):
+        if hold < 0 or alarm_rate <= 0:
+            raise ValueError("hold must be >= 0 and alarm_rate > 0")
+        self.hold = float(hold)
+        self.alarm_rate = float(alarm_rate)
+        self.direct_burst = float(direct_burst)
+        self.clock = clock
+        self.operations = []
+        self.direct_admitted = 0
+        self.direct_throttled = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._budget = {}  # region -> when the alarms booked so far are all released
+        self._templates = {}  # (region, stack name) -> Resources last applied
+        self._current = {}  # (region, stack name) -> its latest operation
+
+    # -- the budget ---------------------------------------------------------------------------------------
+    def _book(self, region, count, now):
+        start = max(self._budget.get(region, now), now)
+        done = start + count / self.alarm_rate
+        self._budget[region] = done
+        return done
+
+    def admit_direct_alarm(self, region):
+        with self._lock:
+            now = self.clock()
+            if self._budget.get(region, now) - now > self.direct_burst:
+                self.direct_throttled += 1
+                return False
+            self._book(region, 1, now)
+            self.direct_admitted += 1
+            return True
+
+    # -- operations ---------------------------------------------------------------------------------------
+    def busy(self, region, stack_name, now=None):
+        """The operation in progress on this stack, or None."""
+        operation = self._current.get((region, stack_name))
+        now = self.clock() if now is None else now
+        return operation if operation is not None and now < operation["ready"] else None
+
+    def refusal(self, call):
+        """A ValidationError message for a write to a stack still in progress, else None."""
+        if call.service != "cloudformation" or call.operation not in self.WRITES + ("DeleteStack",):
+            return None
+        name = (call.params or {}).get("StackName")
+        with self._lock:
+            operation = self.busy(call.region, name)
+            if operation is None:
+                return None
+            self.refused += 1
+        return "Stack:%s is in %s_IN_PROGRESS state and can not be updated." % (name, operation["operation"])
+
+    def _register(self, call):
+        params = call.params or {}
+        name = params.get("StackName")
+        key = (call.region, name)
+        now = self.clock()
+        resources = template_resources(params.get("TemplateBody"))
+        with self._lock:
+            if call.operation == "CreateStack":
+                alarms = alarms_written(resources)
+            elif "TemplateBody" in params:
+                alarms = alarms_written(resources, self._templates.get(key))
+            else:  # UsePreviousTemplate (parameters or tags only): no alarm changes
+                alarms, resources = 0, self._templates.get(key, {})
+            alarms_done = self._book(call.region, alarms, now)
+            operation = {"region": call.region, "stack": name, "operation": call.operation[:-len("Stack")].upper(),
+                         "written": now, "alarms": alarms, "alarms_done": alarms_done,
+                         "ready": max(now + self.hold, alarms_done), "reported_complete": None}
+            self._templates[key] = resources
+            self._current[key] = operation
+            self.operations.append(operation)
+
+    def after_answer(self, call, status, data):
+        """The answer the client gets for `call` (the emulator's, changed while operations are in progress)."""
+        if call.service != "cloudformation" or status != 200:
+            return data
+        if call.operation in self.WRITES:
+            self._register(call)
+            return data
+        if call.operation in self.STACK_READS or call.operation == "DescribeStackEvents":
+            try:
+                rewritten = self._rewrite(call, data)
+            except ElementTree.ParseError:
+                return data
+            if rewritten is not None:
+                call.rewritten = True
+                return rewritten
+        return data
+
+    def _rewrite(self, call, data):
+        with self._lock:
+            if not any(key[0] == call.region for key in self._current):
+                return None
+            root = ElementTree.fromstring(data)
+            namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+            now = self.clock()
+            changed = False
+            if call.operation == "DescribeStackEvents":
+                parents = dict((child, parent) for parent in root.iter() for child in parent)
+                for event in list(root.iter()):
+                    if self._hides_event(call.region, event, now):
+                        parents[event].remove(event)
+                        changed = True
+            else:
+                for stack in root.iter():
+                    changed = self._rewrite_stack(call.region, stack, now) or changed
+        if not changed:
+            return None
+        if namespace:
+            ElementTree.register_namespace("", namespace)
+        return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+    def _rewrite_stack(self, region, stack, now):
+        name, status = _child(stack, "StackName"), _child(stack, "StackStatus")
+        if name is None or status is None or (status.text or "") == "DELETE_COMPLETE":
+            return False
+        operation = self._current.get((region, name.text))
+        if operation is None:
+            return False
+        if now < operation["ready"]:
+            status.text = operation["operation"] + "_IN_PROGRESS"
+            outputs = _child(stack, "Outputs")
+            if operation["operation"] == "CREATE" and outputs is not None:
+                stack.remove(outputs)
+            return True
+        if operation["reported_complete"] is None and (status.text or "").endswith("_COMPLETE"):
+            operation["reported_complete"] = now
+        return False
+
+    def _hides_event(self, region, event, now):
+        """A stack-level completion event of an operation still in progress."""
+        name, kind, status = (_child(event, "StackName"), _child(event, "ResourceType"),
+                              _child(event, "ResourceStatus"))
+        if name is None or kind is None or status is None or kind.text != "AWS::CloudFormation::Stack":
+            return False
+        operation = self.busy(region, name.text, now)
+        if operation is None or "IN_PROGRESS" in (status.text or "") and not (status.text or "").endswith(
+                "CLEANUP_IN_PROGRESS"):
+            return False
+        stamp = _parse_time((_child(event, "Timestamp").text if _child(event, "Timestamp") is not None else ""))
+        return stamp is None or stamp >= operation["written"] - 2.0
+
+    # -- what happened -------------------------------------------------------------------------------------
+    def summary(self):
+        """Per region: operations, alarms booked, first write, last end, last completion reported (times in
+        seconds of `clock`), and the alarm floor (alarms / rate)."""
+        with self._lock:
+            regions = {}
+            for op in self.operations:
+                r = regions.setdefault(op["region"], {"operations": 0, "alarms": 0, "first_write": op["written"],
+                                                      "last_ready": op["ready"], "last_reported_complete": None,
+                                                      "not_reported_complete": 0})
+                r["operations"] += 1
+                r["alarms"] += op["alarms"]
+                r["first_write"] = min(r["first_write"], op["written"])
+                r["last_ready"] = max(r["last_ready"], op["ready"])
+                if op["reported_complete"] is None:
+                    r["not_reported_complete"] += 1
+                else:
+                    r["last_reported_complete"] = max(r["last_reported_complete"] or 0, op["reported_complete"])
+            for r in regions.values():
+                r["alarm_floor_s"] = r["alarms"] / self.alarm_rate
+            return {"hold_s": self.hold, "alarm_rate": self.alarm_rate, "regions": regions,
+                    "direct_alarms_admitted": self.direct_admitted, "direct_alarms_throttled": self.direct_throttled,
+                    "writes_refused_busy": self.refused}
+
+    def clear(self):
+        """Forget the operations recorded (the budget, the templates and operations in progress stay)."""
+        with self._lock:
+            del self.operations[:]
+            self.direct_admitted = self.direct_throttled = self.refused = 0

@@ -7,6 +7,11 @@ import pytest
 from moto_support import Moto
 
 
+def pytest_configure(config):
+    # moto says so for every alarm of a template; it keeps the stack, its outputs and tags, which is all we read
+    config.addinivalue_line("filterwarnings", "ignore:Tried to parse AWS:UserWarning")
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     server = Moto()

@@ -38,6 +38,7 @@ def serverless_variant(name, model, memory=2048, concurrency=5, provisioned=None
 class Moto:
     def __init__(self):
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one line per request otherwise
+        logging.getLogger("moto").setLevel(logging.ERROR)  # a warning per resource type it does not model
         self.server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self.server.start()
         self.url = "http://%s:%d" % self.server.get_host_and_port()

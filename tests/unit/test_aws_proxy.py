@@ -1,5 +1,6 @@
 """The test proxy itself: what it records, the shape of its faults as botocore reads them, determinism."""
 
+import json
 import os
 import socket
 import sys
@@ -144,3 +145,164 @@ def test_refuses_other_than_loopback():
         aws_proxy.AwsProxy("http://10.0.0.1:4566")
     with pytest.raises(ValueError):
         aws_proxy.AwsProxy("http://127.0.0.1:4566", kinds=["explode"])
+
+
+# ------------------------------------------------------------------------------- answers' items, AWS's clock
+# moto's CloudFormation warns that it does not create AWS::CloudWatch::Alarm resources: the clock only counts them.
+MOTO_ALARM_WARNING = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
+
+def alarm(name, threshold=1):
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": name, "Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Statistic": "Average",
+        "Period": 60, "EvaluationPeriods": 1, "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": [{"Ref": "Topic"}]}}
+
+
+def template(stack, alarms=3, threshold=1):
+    """A stack of a topic and `alarms` alarms (the first with `threshold`), with the topic as output."""
+    resources = {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": stack + "-topic"}}}
+    for i in range(alarms):
+        resources["Alarm%d" % i] = alarm("%s-alarm-%d" % (stack, i), threshold if i == 0 else 1)
+    return json.dumps({"Resources": resources, "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}}})
+
+
+class FakeClock:
+    """Seconds from the real time at creation (the emulator's event timestamps are real), moved by hand."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def status(cfn, stack):
+    return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+
+
+@MOTO_ALARM_WARNING
+def test_listing_answers_record_how_many_items_they_hold(moto_url):
+    with aws_proxy.AwsProxy(moto_url) as proxy:
+        cfn = client("cloudformation", proxy.url)
+        before = len(cfn.describe_stacks()["Stacks"])
+        for name in ("items-a", "items-b"):
+            cfn.create_stack(StackName=name, TemplateBody=template(name, alarms=2))
+        for i in range(4):  # moto's CloudFormation does not create alarms
+            client("cloudwatch", proxy.url).put_metric_alarm(
+                AlarmName="items-%d" % i, Namespace="N", MetricName="M", Statistic="Average", Period=60,
+                EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+        sns = client("sns", proxy.url)
+        topic = sns.create_topic(Name="items-topic")["TopicArn"]
+        for i in range(3):
+            sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="items%d@example.com" % i)
+        proxy.clear()
+        stacks = cfn.describe_stacks()["Stacks"]
+        by_topic = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        alarms = client("cloudwatch", proxy.url).describe_alarms(AlarmNamePrefix="items-")["MetricAlarms"]
+        endpoints = client("sagemaker", proxy.url).list_endpoints()["Endpoints"]
+        calls = proxy.snapshot()
+        assert len(stacks) == before + 2 and calls[0].items == len(stacks)
+        assert len(by_topic) == 3 and calls[1].items == 3
+        assert len(alarms) == 4 and calls[2].items == 4
+        assert endpoints == [] and calls[3].items == 0
+        assert all(c.response_bytes > 0 for c in calls)
+    assert aws_proxy.count_items("CreateStack", "query", b"<StackId>x</StackId>") is None
+    cbor = aws_proxy.cbor_encode({"MetricAlarms": [{"AlarmArn": "a", "AlarmName": "x"}, {"AlarmArn": "b"}]})
+    assert aws_proxy.count_items("DescribeAlarms", "cbor", cbor) == 2
+
+
+def test_alarm_writes_of_a_template_count_new_and_changed_alarms_only():
+    first = aws_proxy.template_resources(template("t", alarms=3))
+    assert aws_proxy.alarms_written(first) == 3
+    assert aws_proxy.alarms_written(first, first) == 0
+    changed = aws_proxy.template_resources(template("t", alarms=4, threshold=2))
+    assert aws_proxy.alarms_written(changed, first) == 2  # Alarm0's threshold, new Alarm3
+    assert aws_proxy.alarms_written(changed, None) == 4  # previous template unknown: all of them
+    yaml_body = ("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Health:\n    Type: AWS::CloudWatch::CompositeAlarm\n"
+                 "    Properties:\n      AlarmRule: !Sub 'ALARM(${Topic})'\n      AlarmActions: [!Ref Topic]\n")
+    assert aws_proxy.alarms_written(aws_proxy.template_resources(yaml_body)) == 1
+
+
+@MOTO_ALARM_WARNING
+def test_stack_clock_holds_a_stack_in_progress_until_aws_would_have_finished_it(moto_url):
+    clock = FakeClock()
+    stack_clock = aws_proxy.StackClock(hold=30.0, alarm_rate=3.0, clock=clock)
+    with aws_proxy.AwsProxy(moto_url, stack_clock=stack_clock) as proxy:
+        cfn = client("cloudformation", proxy.url)
+        cfn.create_stack(StackName="clock-hold", TemplateBody=template("clock-hold", alarms=3))
+        clock.advance(29.0)
+        stack = cfn.describe_stacks(StackName="clock-hold")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_IN_PROGRESS" and "Outputs" not in stack
+        listed = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "clock-hold"]
+        assert [s["StackStatus"] for s in listed] == ["CREATE_IN_PROGRESS"]
+        events = cfn.describe_stack_events(StackName="clock-hold")["StackEvents"]
+        assert events and not [e for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"
+                                and e["ResourceStatus"] == "CREATE_COMPLETE"]
+        assert stack_clock.operations[0]["reported_complete"] is None
+        clock.advance(1.5)
+        stack = cfn.describe_stacks(StackName="clock-hold")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE" and stack["Outputs"][0]["OutputKey"] == "TopicArn"
+        events = cfn.describe_stack_events(StackName="clock-hold")["StackEvents"]
+        assert [e for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"
+                and e["ResourceStatus"] == "CREATE_COMPLETE"]
+        operation = stack_clock.operations[0]
+        assert (operation["operation"], operation["alarms"]) == ("CREATE", 3)
+        assert operation["ready"] - operation["written"] == 30.0 and operation["reported_complete"] == clock.now
+        assert any(c.rewritten for c in proxy.snapshot()) and not proxy.faulted()
+
+
+@MOTO_ALARM_WARNING
+def test_stack_clock_releases_alarms_at_the_rate_region_wide_and_throttles_direct_writes(moto_url):
+    clock = FakeClock()
+    stack_clock = aws_proxy.StackClock(hold=2.0, alarm_rate=1.0, direct_burst=1.0, clock=clock)
+    with aws_proxy.AwsProxy(moto_url, stack_clock=stack_clock) as proxy:
+        east, west = client("cloudformation", proxy.url), boto3.client(
+            "cloudformation", endpoint_url=proxy.url, region_name="eu-west-1", aws_access_key_id="test",
+            aws_secret_access_key="test", config=NO_RETRY)
+        for name in ("budget-a", "budget-b"):
+            east.create_stack(StackName=name, TemplateBody=template(name, alarms=3))
+        west.create_stack(StackName="budget-c", TemplateBody=template("budget-c", alarms=3))
+        # us-east-1: a's alarms end at +3 s, b's (booked after them) at +6 s; eu-west-1 has a budget of its own
+        assert [round(op["ready"] - op["written"]) for op in stack_clock.operations] == [3, 6, 3]
+        clock.advance(4.0)
+        assert (status(east, "budget-a"), status(east, "budget-b"), status(west, "budget-c")) == (
+            "CREATE_COMPLETE", "CREATE_IN_PROGRESS", "CREATE_COMPLETE")
+        put = dict(Namespace="N", MetricName="M", Statistic="Average", Period=60, EvaluationPeriods=1,
+                   Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+        with pytest.raises(ClientError) as raised:  # booked until +6 s: 2 s ahead, more than the 1 s burst
+            client("cloudwatch", proxy.url).put_metric_alarm(AlarmName="direct-east", **put)
+        assert raised.value.response["Error"]["Code"] == "Throttling"
+        boto3.client("cloudwatch", endpoint_url=proxy.url, region_name="eu-west-1", aws_access_key_id="test",
+                     aws_secret_access_key="test", config=NO_RETRY).put_metric_alarm(AlarmName="direct-west", **put)
+        clock.advance(2.0)
+        assert status(east, "budget-b") == "CREATE_COMPLETE"
+        client("cloudwatch", proxy.url).put_metric_alarm(AlarmName="direct-east", **put)
+        summary = stack_clock.summary()
+        # (NO_RETRY's max_attempts 1 is one retry: the throttled write was tried twice)
+        assert summary["direct_alarms_admitted"] == 2 and summary["direct_alarms_throttled"] >= 1
+        assert summary["regions"]["us-east-1"]["alarms"] == 6 and summary["regions"]["us-east-1"]["alarm_floor_s"] == 6
+        assert set((c.operation, c.region, c.fault) for c in proxy.faulted()) == {
+            ("PutMetricAlarm", "us-east-1", "throttle")}
+
+
+@MOTO_ALARM_WARNING
+def test_stack_clock_books_only_changed_alarms_and_refuses_writes_to_a_busy_stack(moto_url):
+    clock = FakeClock()
+    stack_clock = aws_proxy.StackClock(hold=10.0, alarm_rate=1.0, clock=clock)
+    with aws_proxy.AwsProxy(moto_url, stack_clock=stack_clock) as proxy:
+        cfn = client("cloudformation", proxy.url)
+        cfn.create_stack(StackName="clock-update", TemplateBody=template("clock-update", alarms=3))
+        with pytest.raises(ClientError) as raised:
+            cfn.update_stack(StackName="clock-update", TemplateBody=template("clock-update", alarms=3, threshold=5))
+        assert raised.value.response["Error"]["Code"] == "ValidationError"
+        assert "CREATE_IN_PROGRESS" in raised.value.response["Error"]["Message"]
+        assert proxy.count("UpdateStack") == 1 and stack_clock.summary()["writes_refused_busy"] == 1
+        clock.advance(10.0)
+        cfn.update_stack(StackName="clock-update", TemplateBody=template("clock-update", alarms=3, threshold=5))
+        assert stack_clock.operations[-1]["operation"] == "UPDATE" and stack_clock.operations[-1]["alarms"] == 1
+        assert status(cfn, "clock-update") == "UPDATE_IN_PROGRESS"
+        clock.advance(10.0)
+        assert status(cfn, "clock-update") == "UPDATE_COMPLETE"

@@ -8,12 +8,14 @@ import pytest
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import build_dashboard, minify
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import (
     PlanError,
-    PollDelays,
     diff_tags,
     diff_templates,
     parse_template,
+    plan_prune,
     plan_stack,
 )
+
+from role_support import described, render_template
 
 STACK = "sagemaker-monitoring-fraud-scoring"
 ENDPOINT = "fraud-scoring"
@@ -285,18 +287,16 @@ def test_parsed_deployed_template_diffs_cleanly_against_desired():
     assert plan_stack(STACK, stack(), deployed, desired, TAGS)["action"] == "none"
 
 
-def _stack(name, endpoint=None, managed=True, status="CREATE_COMPLETE"):
+def _stack(name, endpoint=None, managed=True, status="CREATE_COMPLETE", protected=False):
     tags = []
     if managed:
         tags.append({"Key": "managed-by", "Value": "mlops.sagemaker_monitoring"})
     if endpoint:
         tags.append({"Key": "sagemaker-endpoint", "Value": endpoint})
-    return {"StackName": name, "StackStatus": status, "Tags": tags}
+    return {"StackName": name, "StackStatus": status, "Tags": tags, "EnableTerminationProtection": protected}
 
 
 def test_prune_takes_only_the_collections_stacks_of_endpoints_that_are_gone():
-    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.stack_plan import plan_prune
-
     stacks = [
         _stack("sm-alive", "alive"),
         _stack("sm-gone", "gone"),
@@ -304,27 +304,64 @@ def test_prune_takes_only_the_collections_stacks_of_endpoints_that_are_gone():
         _stack("sm-untagged"),                                # ours but no endpoint tag: never
         _stack("sm-kept", "kept"),                            # in this run: kept whatever SageMaker says
         _stack("sm-deleting", "gone2", status="DELETE_IN_PROGRESS"),
+        _stack("sm-deleted", "gone4", status="DELETE_COMPLETE"),
         _stack("sm-rolled", "gone3", status="ROLLBACK_COMPLETE"),
     ]
-    pruned = plan_prune(stacks, ["alive"], keep=["kept"])
-    assert [(p["stack_name"], p["endpoint"]) for p in pruned] == [("sm-gone", "gone"), ("sm-rolled", "gone3")]
-    assert plan_prune(stacks, ["alive", "gone", "gone3"], keep=["kept"]) == []
+    pruned, refused = plan_prune(stacks, ["alive"], keep=["kept"])
+    assert [(p["stack_name"], p["endpoint"], p["status"]) for p in pruned] == [
+        ("sm-gone", "gone", "CREATE_COMPLETE"), ("sm-rolled", "gone3", "ROLLBACK_COMPLETE")]
+    assert refused == []
+    assert plan_prune(stacks, ["alive", "gone", "gone3"], keep=["kept"]) == ([], [])
 
 
-def test_poll_delays_double_until_an_operation_has_finished():
-    delays = PollDelays(5.0)
-    assert delays.delay == 0.5
-    assert [delays.after_poll() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+@pytest.mark.parametrize("stack_value, reason", [
+    (_stack("sm-busy", "gone", status="UPDATE_IN_PROGRESS"), "stack sm-busy is busy (UPDATE_IN_PROGRESS)"),
+    (_stack("sm-stuck", "gone", status="DELETE_FAILED"), "delete-stack --stack-name sm-stuck"),
+    (_stack("sm-protected", "gone", protected=True), "stack sm-protected has termination protection on"),
+], ids=["busy", "delete-failed", "protected"])
+def test_prune_refuses_with_the_reason_stacks_it_cannot_remove_safely(stack_value, reason):
+    pruned, [refused] = plan_prune([stack_value, _stack("sm-other", "other")], [])
+    assert [p["stack_name"] for p in pruned] == ["sm-other"]
+    assert refused["stack_name"] == stack_value["StackName"] and refused["endpoint"] == "gone"
+    assert reason in refused["reason"]
 
 
-def test_poll_delays_follow_the_median_duration_of_finished_operations_within_bounds():
-    delays = PollDelays(5.0)
-    assert delays.after_poll([16.0]) == 2.0  # an eighth
-    assert delays.after_poll() == 2.0  # nothing new finished: the durations seen so far still hold
-    assert delays.after_poll([1.0, 2.0]) == 0.5  # median 2 s: an eighth is under the shortest delay
-    assert delays.after_poll([600.0] * 4) == 5.0  # median 600 s: capped at the longest
+def test_prune_lists_are_sorted_by_stack_name():
+    stacks = [_stack("sm-%s" % n, n) for n in "cab"] + [_stack("sm-%s" % n, n, protected=True) for n in "zy"]
+    pruned, refused = plan_prune(stacks, [])
+    assert [p["stack_name"] for p in pruned] == ["sm-a", "sm-b", "sm-c"]
+    assert [p["stack_name"] for p in refused] == ["sm-y", "sm-z"]
 
 
-def test_poll_delays_never_exceed_a_longest_delay_below_the_shortest():
-    delays = PollDelays(0.2)
-    assert delays.delay == 0.2 and delays.after_poll() == 0.2 and delays.after_poll([100.0]) == 0.2
+# --------------------------------------------------------------------------------------------- the role's template
+
+def test_the_fingerprint_output_alone_is_no_template_change():
+    before = template(outputs={"TopicArn": {"Value": {"Ref": "AlarmTopic"}}, "MonitoringFingerprint": {"Value": "a"}})
+    after = template(outputs={"TopicArn": {"Value": {"Ref": "AlarmTopic"}}, "MonitoringFingerprint": {"Value": "b"}})
+    assert diff_templates(before, after) == []
+    assert diff_templates(before, template(outputs={"MonitoringFingerprint": {"Value": "b"}})) == [
+        "~ template outputs"]
+
+
+def test_the_role_template_parses_and_diffs_in_words():
+    prepared = described()
+    rendered = parse_template(render_template(prepared))
+    resources = rendered["Resources"]
+    alarms = [r["Properties"]["AlarmName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert sorted(alarms) == sorted(a["name"] for a in prepared["spec"]["alarms"])
+    assert rendered["Outputs"]["MonitoringFingerprint"]["Value"] == prepared["fingerprint"]
+    assert resources["AlarmTopic"]["Properties"]["TopicName"] == prepared["spec"]["topic_name"]
+    assert ":${AWS::AccountId}:alarm:churn-AllTraffic-" in resources["Dashboard"]["Properties"]["DashboardBody"][
+        "Fn::Sub"]
+    stricter = described(endpoint_metrics={"CPUUtilization": {"threshold": 50}})
+    lines = diff_templates(rendered, parse_template(render_template(stricter)))
+    # 50 % per vCPU on 4 vCPUs; the dashboard draws the threshold too
+    assert lines[0].startswith("~ alarm churn-AllTraffic-CPUUtilization: AlarmDescription CPUUtilization > 80 % ")
+    assert lines[0].endswith(", Threshold 320 -> 200")
+    assert lines[1].startswith("~ dashboard sagemaker-monitoring-churn-us-east-1: DashboardBody: widget ")
+    assert len(lines) == 2
+
+
+def test_a_fleet_mode_template_has_no_dashboard_of_its_own():
+    rendered = parse_template(render_template(described(dashboard="fleet")))
+    assert "Dashboard" not in rendered["Resources"] and "DashboardUrl" not in rendered["Outputs"]

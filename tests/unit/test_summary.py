@@ -1,7 +1,16 @@
-"""summary.summarize and the rollout_summary filter: one line per endpoint, then the totals."""
+"""summary: a run's outcome per endpoint from what the role's tasks registered (collect_run), and the closing
+summary (summarize, summarize_dashboards); the monitoring_results and rollout_summary filters over them."""
 
-from ansible_collections.mlops.sagemaker_monitoring.plugins.filter.rollout_summary import FilterModule
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize
+import pytest
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.filter.monitoring_results import FilterModule as Results
+from ansible_collections.mlops.sagemaker_monitoring.plugins.filter.rollout_summary import FilterModule as Summary
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import collect_run, summarize
+
+from role_support import described
+
+monitoring_results = Results().filters()["monitoring_results"]
+rollout_summary = Summary().filters()["rollout_summary"]
 
 
 def changed(endpoint, action="update", changes=("~ alarm x: Threshold 1 -> 2",), **extra):
@@ -90,20 +99,6 @@ def test_empty_run():
     assert total.startswith("endpoints: 0")
 
 
-def test_rollout_summary_filter_reads_each_host_result():
-    fleet = {"changed": True, "hosts": {
-        "fraud-scoring": RESULTS["fraud-scoring"],
-        "recs-gpu": RESULTS["recs-gpu"],
-        "not-in-play": unchanged("not-in-play"),
-    }}
-    rollout_summary = FilterModule().filters()["rollout_summary"]
-    # "skipped" failed before the role ran: it has no result and is "not run"
-    lines = rollout_summary(fleet, ["fraud-scoring", "recs-gpu", "skipped"])
-    assert len(lines) == 4
-    assert lines[-1] == "endpoints: 3; changed 1, failed 1, not run 1"
-    assert not any("not-in-play" in line for line in lines)
-
-
 def test_fleet_dashboards_have_a_line_each_when_they_exist_or_fail():
     from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import summarize_dashboards
     lines = summarize_dashboards({
@@ -114,3 +109,192 @@ def test_fleet_dashboards_have_a_line_each_when_they_exist_or_fail():
     assert lines == ["changed    fleet dashboard a-us-east-1: 1 page, 2 endpoints "
                      "(+ fleet dashboard a-us-east-1: 2 endpoints, 9 widgets)",
                      "FAILED     fleet dashboard b-us-east-1: dashboard b-us-east-1 exists and is not this collection's"]
+
+
+# --------------------------------------------------------------------------------------------- collect_run
+
+def prepared(endpoint, region="us-east-1", **values):
+    """endpoint_monitoring__prepared of a host, as monitoring_prepare registers it."""
+    value = described(endpoint, region, **values)
+    state = values.get("state", "present")
+    return dict(value, changed=False, endpoint=endpoint, region=region, stack_name=value["spec"]["stack_name"],
+                state=state, facts_source="inventory")
+
+
+def prepared_failure(endpoint, message):
+    return {"changed": False, "failed": True, "endpoint": endpoint, "msg": message}
+
+
+def planned(status="unchanged", action="none", changes=(), **extra):
+    """One host's entry of endpoint_monitoring__plan.endpoints, as monitoring_plan returns it."""
+    return dict({"status": status, "action": action, "changes": list(changes), "outputs": {},
+                 "protection_change": False, "subscriptions_change": False}, **extra)
+
+
+def hostvars_of(prepared_by_host, plan=None, confirmed=None, **registered):
+    """hostvars of a run: each host's prepared result; the run_once plan and confirmation registered on every
+    host of the batch; other registered results by host (endpoint_monitoring__NAME={host: result})."""
+    hostvars = {}
+    for host, value in prepared_by_host.items():
+        variables = {"endpoint_monitoring__prepared": value}
+        if plan is not None:
+            variables["endpoint_monitoring__plan"] = {"changed": False, "endpoints": plan}
+        if confirmed is not None:
+            variables["endpoint_monitoring__confirmed"] = {"changed": False, "endpoints": confirmed}
+        for name, by_host in registered.items():
+            if host in by_host:
+                variables["endpoint_monitoring__" + name] = by_host[host]
+        hostvars[host] = variables
+    return hostvars
+
+
+UPDATE = "~ stack sagemaker-monitoring-%s: the settings changed since it was last applied"
+
+
+def test_statuses_come_from_the_plan_and_what_each_host_registered():
+    hostvars = hostvars_of(
+        {"same": prepared("same"), "updated": prepared("updated"), "broken": prepared_failure("broken", "bad spec"),
+         "rolled-back": prepared("rolled-back"), "refused": prepared("refused"), "drifted": prepared("drifted")},
+        plan={"same": planned(), "updated": planned("changed", "update", [UPDATE % "updated"]),
+              "rolled-back": planned("changed", "update", [UPDATE % "rolled-back"]),
+              "refused": planned("failed", error="endpoint 'refused': stack sagemaker-monitoring-refused is busy"),
+              "drifted": planned("changed", "update", [UPDATE % "drifted"])},
+        confirmed={"updated": planned(), "drifted": planned("changed", "update", [UPDATE % "drifted"])},
+        stack_result={"rolled-back": {"failed": True, "msg": "Stack sagemaker-monitoring-rolled-back rolled back"}})
+    hosts = ["same", "updated", "broken", "rolled-back", "refused", "drifted", "unreached"]
+    run = collect_run(hosts, hostvars, ["same", "updated"])
+    status = dict((h, (r["status"], r.get("error"))) for h, r in run["hosts"].items())
+    assert status == {
+        "same": ("unchanged", None),
+        "updated": ("changed", None),
+        "broken": ("failed", "bad spec"),
+        "rolled-back": ("failed", "Stack sagemaker-monitoring-rolled-back rolled back"),
+        "refused": ("failed", "endpoint 'refused': stack sagemaker-monitoring-refused is busy"),
+        "drifted": ("failed", "the stack did not end as applied: " + UPDATE % "drifted"),
+        "unreached": ("not run", None),
+    }
+    assert run["hosts"]["updated"]["action"] == "update" and run["hosts"]["updated"]["changes"] == [UPDATE % "updated"]
+    assert run["hosts"]["updated"]["stack_name"] == "sagemaker-monitoring-updated"
+    assert summarize(run["hosts"])[-1] == "endpoints: 7; changed 1, unchanged 1, failed 4, not run 1"
+
+
+def test_the_first_registered_failure_is_the_message():
+    hostvars = hostvars_of({"ep": prepared("ep")}, plan={"ep": planned("changed", "create", ["+ stack x"])},
+                           dashboard={"ep": {"failed": True, "msg": "dashboard: too many widgets"}},
+                           stack_result={"ep": {"failed": True, "msg": "never reached"}})
+    assert collect_run(["ep"], hostvars, [])["hosts"]["ep"]["error"] == "dashboard: too many widgets"
+
+
+def test_an_inactive_host_without_a_registered_failure_is_failed_in_a_task_of_the_role():
+    hostvars = hostvars_of({"ep": prepared("ep")}, plan={"ep": planned("changed", "create", ["+ stack x"])},
+                           diff={"ep": {"changed": False, "skipped": True}})
+    result = collect_run(["ep"], hostvars, [])["hosts"]["ep"]
+    assert (result["status"], result["error"]) == ("failed", "failed in a task of the role (see its output above)")
+
+
+def test_a_host_the_plan_did_not_reach_is_not_run():
+    hostvars = hostvars_of({"ep": prepared("ep")})
+    assert collect_run(["ep"], hostvars, ["ep"])["hosts"]["ep"]["status"] == "not run"
+    assert collect_run(["ep"], {}, ["ep"])["hosts"]["ep"] == {
+        "endpoint": "ep", "region": None, "stack_name": "", "action": "none", "changes": [], "check_mode": False,
+        "status": "not run"}
+
+
+def test_the_worded_diff_replaces_the_plans_lines_and_keeps_its_subscription_lines():
+    plan = {"ep": planned("changed", "update", [UPDATE % "ep", "+ subscription email b@example.com"])}
+    hostvars = hostvars_of({"ep": prepared("ep")}, plan=plan, confirmed={"ep": planned()},
+                           diff={"ep": {"changed": True, "changes": ["~ alarm ep-x: Threshold 1 -> 2"]}},
+                           subscriptions={"ep": {"changed": True, "pending_confirmation": [
+                               {"protocol": "email", "endpoint": "b@example.com"}]}})
+    result = collect_run(["ep"], hostvars, ["ep"], check_mode=True)["hosts"]["ep"]
+    assert result["changes"] == ["~ alarm ep-x: Threshold 1 -> 2", "+ subscription email b@example.com"]
+    assert result["pending_confirmation"] == [{"protocol": "email", "endpoint": "b@example.com"}]
+    [line, _total] = summarize({"ep": result})
+    assert line == ("changed    ep: sagemaker-monitoring-ep (would be update, 2 changes, 1 subscription waiting for "
+                    "confirmation (b@example.com))")
+
+
+def test_usage_and_fleet_endpoints_of_the_hosts_that_did_not_fail():
+    hosts = {"own": prepared("own"), "fleet": prepared("fleet", dashboard="fleet"),
+             "both": prepared("both", dashboard="both"), "gone": prepared("gone", state="absent"),
+             "broken": prepared("broken", dashboard="fleet")}
+    del hosts["gone"]["spec"], hosts["gone"]["usage"]  # an endpoint to remove is not computed
+    plan = dict((h, planned()) for h in hosts)
+    plan["broken"] = planned("failed", error="endpoint 'broken': busy")
+    run = collect_run(list(hosts), hostvars_of(hosts, plan=plan), list(hosts))
+    assert sorted(run["usage"]) == ["both", "fleet", "own"]
+    assert run["usage"]["fleet"]["dashboards"] == 0 and run["usage"]["both"]["dashboards"] == 1
+    entries = dict((e["endpoint"], e) for e in run["fleet_endpoints"]["us-east-1"])
+    assert sorted(entries) == ["both", "fleet", "gone", "own"]  # removed ones too, to take them off the dashboard
+    assert entries["own"]["fleet_entry"] is None and entries["gone"] == {"endpoint": "gone", "state": "absent",
+                                                                         "fleet_entry": None}
+    assert entries["fleet"]["fleet_entry"]["alarms"] == hosts["fleet"]["spec"]["alarms"]
+    assert entries["both"]["fleet_entry"]["endpoint"] == "both"
+    # the price of fleet dashboards instead of one each, from every priced endpoint
+    [layout] = run["fleet_dashboard_layout"]
+    assert sorted(layout["endpoints"]) == ["both", "fleet", "own"]
+
+
+def test_an_endpoint_named_only_is_priced_from_what_the_plan_read():
+    prepared_value = {"changed": False, "endpoint": "ep", "region": "us-east-1", "stack_name": "sagemaker-monitoring-ep",
+                      "state": "present", "facts_source": "sagemaker", "plan_entry": {}}
+    value = described("ep", dashboard="fleet")
+    plan = {"ep": planned("changed", "create", ["+ stack sagemaker-monitoring-ep"],
+                          **dict((k, value[k]) for k in ("spec", "stack", "fingerprint", "usage", "fleet_entry")))}
+    run = collect_run(["ep"], hostvars_of({"ep": prepared_value}, plan=plan), ["ep"])
+    assert run["usage"]["ep"] == value["usage"]
+    assert run["fleet_endpoints"]["us-east-1"][0]["fleet_entry"]["endpoint"] == "ep"
+
+
+def test_hosts_named_name_at_region_show_their_host_name():
+    hosts = {"churn@us-east-1": prepared("churn"), "churn@eu-west-1": prepared("churn", "eu-west-1")}
+    plan = {"churn@us-east-1": planned(), "churn@eu-west-1": planned("changed", "create", ["+ stack x"])}
+    run = collect_run(list(hosts), hostvars_of(hosts, plan=plan), list(hosts))
+    lines = rollout_summary(run)
+    assert lines == ["changed    churn@eu-west-1: sagemaker-monitoring-churn (create, 1 change)",
+                     "unchanged  churn@us-east-1: sagemaker-monitoring-churn (none)",
+                     "endpoints: 2; changed 1, unchanged 1"]
+    assert sorted(e for entries in run["fleet_endpoints"].values() for e in (x["endpoint"] for x in entries)) == [
+        "churn", "churn"]
+    assert run["fleet_dashboard_layout"] is None  # one endpoint twice: no single layout to price
+
+
+def test_fleet_dashboard_results_of_the_run():
+    pages = [{"name": "f-us-east-1", "endpoints": ["ep"], "widgets": 4, "metrics": 9}]
+    hostvars = hostvars_of({"ep": prepared("ep")}, plan={"ep": planned()}, fleet_dashboards={"ep": {"results": [
+        {"name": "f-us-east-1", "changed": True, "changes": ["+ fleet dashboard f-us-east-1"], "pages": pages},
+        {"name": "f-eu-west-1", "failed": True, "msg": "dashboard f-eu-west-1 exists and is not this collection's"},
+        {"skipped": True}]}})
+    run = collect_run(["ep"], hostvars, ["ep"])
+    assert run["fleet_dashboards"] == {
+        "f-us-east-1": {"status": "changed", "changes": ["+ fleet dashboard f-us-east-1"], "pages": pages,
+                        "error": None},
+        "f-eu-west-1": {"status": "failed", "changes": [], "pages": [],
+                        "error": "dashboard f-eu-west-1 exists and is not this collection's"}}
+    assert rollout_summary(run)[-2:] == [
+        "FAILED     fleet dashboard f-eu-west-1: dashboard f-eu-west-1 exists and is not this collection's",
+        "changed    fleet dashboard f-us-east-1: 1 page, 1 endpoints (+ fleet dashboard f-us-east-1)"]
+
+
+# --------------------------------------------------------------------------------------------- the filters
+
+def test_monitoring_results_takes_every_host_as_active_unless_told():
+    hostvars = hostvars_of({"a": prepared("a"), "b": prepared("b")}, plan={"a": planned(), "b": planned()})
+    assert monitoring_results(["a", "b"], hostvars) == collect_run(["a", "b"], hostvars, ["a", "b"])
+    assert monitoring_results(("a", "b"), hostvars, ["a"])["hosts"]["b"]["status"] == "failed"
+    assert monitoring_results(["a"], hostvars, None, True)["hosts"]["a"]["check_mode"] is True
+    assert monitoring_results(None, {}) == collect_run([], {}, [])
+
+
+@pytest.mark.parametrize("run", [None, {}, {"hosts": {}}])
+def test_rollout_summary_of_an_empty_run(run):
+    assert rollout_summary(run) == ["endpoints: 0; "]
+
+
+def test_rollout_summary_reads_the_runs_hosts_only():
+    run = {"hosts": {"fraud-scoring": RESULTS["fraud-scoring"], "recs-gpu": RESULTS["recs-gpu"],
+                     "skipped": {"endpoint": "skipped", "status": "not run"}},
+           "usage": {"not-a-host": {}}}
+    lines = rollout_summary(run)
+    assert len(lines) == 4
+    assert lines[-1] == "endpoints: 3; changed 1, failed 1, not run 1"

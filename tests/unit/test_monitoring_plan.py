@@ -1,0 +1,267 @@
+"""The monitoring_plan module, run in-process against a moto server on 127.0.0.1: stacks made from the role's own
+template, SNS subscriptions and SageMaker endpoints made with boto3. (moto skips the alarm resources of a template
+but keeps the stacks, their outputs and tags: all that the plan reads.)"""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import plan_entry
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import iso_time
+from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import monitoring_plan
+
+from module_runner import run_module
+from moto_support import closed_port_url, instance_variant
+from role_support import DIGEST, bare, described, render_template
+
+OURS = {"managed-by": "mlops.sagemaker_monitoring"}
+STALE = "2020-01-01T00:00:00+00:00"
+
+
+def plan(capsys, moto, entries):
+    """One run of the module, as the role's run_once task makes it (every AWS call tried once)."""
+    code, result = run_module(monitoring_plan, {
+        "endpoints": entries, "endpoint_url": moto.url,
+        "aws_config": {"retries": {"mode": "standard", "total_max_attempts": 1}}}, capsys)
+    assert code == 0, result
+    assert result["changed"] is False
+    return result
+
+
+def deploy(moto, prepared, region="us-east-1"):
+    """The stack as the role applies it: the rendered template, the spec's tags, termination protection."""
+    spec = prepared["spec"]
+    protected = bool((prepared.get("plan_entry") or prepared.get("entry"))["termination_protection"])
+    return moto.stack(spec["stack_name"], render_template(prepared), spec["tags"], region, protected=protected)
+
+
+def bare_entry(endpoint="churn", region="us-east-1", host=None, **values):
+    """What monitoring_prepare gives the plan for an endpoint the inventory names only, with no cached facts."""
+    return dict(plan_entry(bare(endpoint, region, **values), code_digest=DIGEST), host=host or endpoint)
+
+
+def sagemaker_endpoint(moto, name="churn", instance_type="ml.m5.xlarge", count=2, region="us-east-1", variants=None):
+    model = moto.model(name + "-model", region)
+    return moto.endpoint(name, variants or [instance_variant("AllTraffic", model, instance_type, count)], region)
+
+
+# --------------------------------------------------------------------------------------------- endpoints described
+
+def test_a_new_endpoint_is_created_and_the_applied_stack_confirmed_unchanged(moto, capsys):
+    prepared = described()
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    churn = result["endpoints"]["churn"]
+    assert (churn["status"], churn["action"], churn["changes"]) == ("changed", "create",
+                                                                    ["+ stack sagemaker-monitoring-churn"])
+    assert result["changed_hosts"] == ["churn"] and result["failed_hosts"] == [] and result["facts"] == {}
+    assert result["calls"] == {"describe_stacks": 1}
+    assert churn["entry"] == prepared["plan_entry"]
+
+    deploy(moto, prepared)
+    again = plan(capsys, moto, [churn["entry"]])  # the role's confirmation after the apply
+    assert again["endpoints"]["churn"]["status"] == "unchanged" and again["changed_hosts"] == []
+    assert again["endpoints"]["churn"]["outputs"]["TopicArn"].endswith(":sagemaker-monitoring-churn")
+    assert "entry" not in again["endpoints"]["churn"]
+
+
+def test_a_run_where_nothing_changed_makes_one_listing_per_region(moto, capsys):
+    fleet = [described("ep%d" % i) for i in range(3)] + [described("ep0", region="eu-west-1")]
+    for prepared in fleet:
+        deploy(moto, prepared, prepared["spec"]["region"])
+    result = plan(capsys, moto, [dict(p["plan_entry"], host="%s@%s" % (p["spec"]["endpoint"], p["spec"]["region"]))
+                                 for p in fleet])
+    assert set(r["status"] for r in result["endpoints"].values()) == {"unchanged"}
+    assert len(result["endpoints"]) == 4
+    assert result["calls"] == {"describe_stacks": 2}  # one listing a region; no subscriber: no ListSubscriptions
+
+
+def test_subscribers_are_compared_with_one_listing_of_subscriptions(moto, capsys):
+    prepared = described(subscribers=[{"protocol": "email", "endpoint": "a@example.com"},
+                                      {"protocol": "email", "endpoint": "b@example.com"}])
+    topic = dict((o["OutputKey"], o["OutputValue"]) for o in deploy(moto, prepared)["Outputs"])["TopicArn"]
+    moto.subscribe(topic, "email", "a@example.com")
+    moto.subscribe(topic, "email", "old@example.com")
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    churn = result["endpoints"]["churn"]
+    assert (churn["status"], churn["action"], churn["changes"]) == ("changed", "none",
+                                                                    ["+ subscription email b@example.com"])
+    assert churn["subscriptions_change"] is True and churn["protection_change"] is False
+    assert result["calls"] == {"describe_stacks": 1, "list_subscriptions": 1}
+
+    purge = dict(prepared["plan_entry"], purge_subscriptions=True)
+    assert plan(capsys, moto, [purge])["endpoints"]["churn"]["changes"] == [
+        "+ subscription email b@example.com", "- subscription email old@example.com"]
+    moto.subscribe(topic, "email", "b@example.com")
+    assert plan(capsys, moto, [prepared["plan_entry"]])["endpoints"]["churn"]["status"] == "unchanged"
+
+
+def test_a_settings_change_is_an_update_and_protection_alone_a_protect(moto, capsys):
+    deploy(moto, described())
+    stricter = described(endpoint_metrics={"ModelLatency": {"threshold": 100}})
+    churn = plan(capsys, moto, [stricter["plan_entry"]])["endpoints"]["churn"]
+    assert (churn["status"], churn["action"]) == ("changed", "update")
+    protected = described(termination_protection=True)
+    churn = plan(capsys, moto, [protected["plan_entry"]])["endpoints"]["churn"]
+    assert (churn["action"], churn["changes"], churn["protection_change"]) == (
+        "protect", ["~ termination protection off -> on"], True)
+
+
+def test_stacks_it_must_not_touch_fail_only_their_endpoint(moto, capsys):
+    moto.small_stack("sagemaker-monitoring-theirs", {"owner": "data-platform"})
+    deploy(moto, described("protected", termination_protection=True))
+    deploy(moto, described("gone"))
+    entries = [described("theirs")["plan_entry"], described("fine")["plan_entry"],
+               dict(plan_entry(bare("protected", state="absent")), host="protected"),
+               dict(plan_entry(bare("gone", state="absent")), host="gone"),
+               dict(plan_entry(bare("never", state="absent")), host="never")]
+    result = plan(capsys, moto, entries)
+    endpoints = result["endpoints"]
+    assert result["failed_hosts"] == ["theirs", "protected"]
+    assert endpoints["theirs"]["error"].startswith("endpoint 'theirs': stack sagemaker-monitoring-theirs exists but "
+                                                   "is not tagged managed-by=mlops.sagemaker_monitoring")
+    assert endpoints["protected"]["error"].startswith("endpoint 'protected': stack sagemaker-monitoring-protected has "
+                                                      "termination protection on")
+    assert (endpoints["gone"]["status"], endpoints["gone"]["action"]) == ("changed", "delete")
+    assert (endpoints["never"]["status"], endpoints["never"]["action"]) == ("unchanged", "none")
+    assert endpoints["fine"]["action"] == "create" and result["changed_hosts"] == ["fine", "gone"]
+
+
+def test_two_hosts_with_one_stack_in_a_region_fail_the_second_naming_the_first(moto, capsys):
+    first = dict(described()["plan_entry"], host="churn@us-east-1")
+    second = dict(described()["plan_entry"], host="churn")
+    elsewhere = dict(described(region="eu-west-1")["plan_entry"], host="churn@eu-west-1")
+    result = plan(capsys, moto, [first, second, elsewhere])
+    assert result["failed_hosts"] == ["churn"]
+    assert result["endpoints"]["churn"]["error"] == (
+        "endpoint 'churn': stack sagemaker-monitoring-churn in us-east-1 is also the stack of host 'churn@us-east-1': "
+        "two hosts may not monitor one endpoint in one region (check endpoint_monitoring_endpoint_name and "
+        "endpoint_monitoring_stack_prefix)")
+    assert result["endpoints"]["churn@us-east-1"]["action"] == result["endpoints"]["churn@eu-west-1"]["action"] \
+        == "create"
+
+
+def test_a_region_whose_listing_fails_fails_only_its_endpoints(moto, capsys):
+    unreachable = closed_port_url()
+    entries = [described("ep1")["plan_entry"],
+               dict(described("ep2", region="eu-west-1")["plan_entry"], endpoint_url=unreachable),
+               dict(described("ep3", region="eu-west-1")["plan_entry"], endpoint_url=unreachable),
+               described("ep4", region="eu-west-1")["plan_entry"]]  # the same region on the server that answers
+    result = plan(capsys, moto, entries)
+    assert result["failed_hosts"] == ["ep2", "ep3"]
+    for host in ("ep2", "ep3"):
+        error = result["endpoints"][host]["error"]
+        assert error.startswith("endpoint %r: could not read what is deployed in eu-west-1: " % host)
+        assert unreachable in error
+    assert result["changed_hosts"] == ["ep1", "ep4"]
+
+
+def test_webhook_urls_never_appear_in_the_result(moto, capsys):
+    secret = "https://hooks.example.com/services/T000/B000/s3cr3t-t0ken"
+    prepared = described(subscribers=[{"protocol": "https", "endpoint": secret}])
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    assert "s3cr3t-t0ken" not in json.dumps(result)
+    assert "+ subscription https https://hooks.example.com/..." in result["endpoints"]["churn"]["changes"]
+
+
+def test_an_entry_without_its_keys_fails_the_module(moto, capsys):
+    entry = described()["plan_entry"]
+    del entry["host"]
+    code, result = run_module(monitoring_plan, {"endpoints": [entry], "endpoint_url": moto.url}, capsys)
+    assert code == 1 and result["msg"] == "endpoints[0] lacks host, endpoint, region or stack_name"
+
+
+# --------------------------------------------------------------------------------------------- endpoints named only
+
+def test_an_endpoint_named_only_is_described_once_and_its_facts_returned(moto, capsys):
+    listed = sagemaker_endpoint(moto)
+    result = plan(capsys, moto, [bare_entry()])
+    churn = result["endpoints"]["churn"]
+    assert (churn["status"], churn["action"]) == ("changed", "create")
+    assert result["calls"] == {"list_endpoints": 1, "list_inference_components": 1, "describe_endpoint": 1,
+                               "describe_stacks": 1}
+    mark = iso_time(listed["LastModifiedTime"])
+    facts = result["facts"]["churn"]
+    assert (facts["endpoint"], facts["region"], facts["last_modified"]) == ("churn", "us-east-1", mark)
+    assert facts["facts"]["variants"] == [{"name": "AllTraffic", "instance_type": "ml.m5.xlarge", "instance_count": 2,
+                                           "vcpus": 4, "gpus": 0, "serverless": None}]
+    # the spec built from them, for the role's tasks and the summary, and what the confirmation compares
+    assert churn["spec"]["variants"][0]["vcpus"] == 4 and churn["usage"]["dashboards"] == 1
+    same = described(facts=facts["facts"], facts_mark=mark)
+    assert churn["fingerprint"] == same["fingerprint"] and churn["entry"] == same["plan_entry"]
+    # moto has no ListInferenceComponents: said once, and taken as none
+    assert [w for w in result.get("warnings", []) if "inference components" in w]
+
+    deploy(moto, churn)  # the role applies what the plan computed
+    again = plan(capsys, moto, [churn["entry"]])
+    assert again["endpoints"]["churn"]["status"] == "unchanged"
+    assert again["calls"] == {"list_endpoints": 1, "describe_stacks": 1} and again["facts"] == {}
+
+
+def test_an_endpoint_named_only_whose_cached_facts_are_current_is_not_described(moto, capsys):
+    listed = sagemaker_endpoint(moto)
+    facts = {"endpoint_type": "serverless", "multi_model": False, "inference_components": [], "variants": [
+        {"name": "AllTraffic", "instance_type": None, "instance_count": None, "vcpus": None, "gpus": None,
+         "serverless": {"memory_size_mb": 2048, "max_concurrency": 5, "provisioned_concurrency": 0}}]}
+    cached = described(facts=facts, facts_mark=iso_time(listed["LastModifiedTime"]),
+                       subscribers=[{"protocol": "email", "endpoint": "a@example.com"}])
+    topic = dict((o["OutputKey"], o["OutputValue"]) for o in deploy(moto, cached)["Outputs"])["TopicArn"]
+    moto.subscribe(topic, "email", "a@example.com")
+    result = plan(capsys, moto, [cached["plan_entry"]])
+    assert result["endpoints"]["churn"]["status"] == "unchanged"
+    # what the cache says is believed (serverless here), SageMaker is only listed
+    assert result["calls"] == {"list_endpoints": 1, "describe_stacks": 1, "list_subscriptions": 1}
+    assert result["facts"] == {}
+
+
+def test_an_endpoint_named_only_that_changed_is_described_again(moto, capsys):
+    listed = sagemaker_endpoint(moto, count=2)
+    first = plan(capsys, moto, [bare_entry()])["facts"]["churn"]["facts"]
+    deploy(moto, described(facts=first, facts_mark=STALE))
+    # autoscaling since: ListEndpoints says the endpoint changed, so it is read again; the count is no change
+    moto.client("sagemaker").update_endpoint_weights_and_capacities(EndpointName="churn", DesiredWeightsAndCapacities=[
+        {"VariantName": "AllTraffic", "DesiredInstanceCount": 5}])
+    result = plan(capsys, moto, [described(facts=first, facts_mark=STALE)["plan_entry"]])
+    assert result["calls"]["describe_endpoint"] == 1
+    assert result["endpoints"]["churn"]["status"] == "unchanged"
+    assert result["facts"]["churn"]["last_modified"] == iso_time(listed["LastModifiedTime"])
+    assert result["facts"]["churn"]["facts"]["variants"][0]["instance_count"] == 5
+
+
+def test_an_endpoint_missing_from_sagemaker_fails_alone_naming_it(moto, capsys):
+    sagemaker_endpoint(moto)
+    result = plan(capsys, moto, [bare_entry("ghost"), bare_entry()])
+    assert result["failed_hosts"] == ["ghost"] and result["changed_hosts"] == ["churn"]
+    assert result["endpoints"]["ghost"]["error"] == (
+        "endpoint 'ghost': SageMaker has no endpoint 'ghost' in us-east-1, and the inventory does not say what it is "
+        "(endpoint_monitoring_variants)")
+    assert list(result["facts"]) == ["churn"]
+
+
+def test_an_endpoint_whose_facts_make_a_bad_spec_fails_alone_naming_the_field(moto, capsys):
+    model = moto.model("model")
+    sagemaker_endpoint(moto, "big", variants=[instance_variant("v%d" % i, model, "ml.m5.large") for i in range(13)])
+    sagemaker_endpoint(moto)
+    result = plan(capsys, moto, [bare_entry("big"), bare_entry()])
+    assert result["failed_hosts"] == ["big"]
+    assert result["endpoints"]["big"]["error"].startswith("endpoint 'big': composite: ")
+    assert result["endpoints"]["churn"]["status"] == "changed"
+
+
+def test_an_endpoint_named_only_to_remove_is_not_looked_up(moto, capsys):
+    deploy(moto, described())
+    result = plan(capsys, moto, [bare_entry(state="absent")])
+    assert result["endpoints"]["churn"]["action"] == "delete"
+    assert result["calls"] == {"describe_stacks": 1}
+
+
+def test_the_same_entries_give_the_same_plan(moto, capsys):
+    entries = [described("ep%d" % i)["plan_entry"] for i in range(3)]
+    first = plan(capsys, moto, copy.deepcopy(entries))
+    assert plan(capsys, moto, entries)["endpoints"] == first["endpoints"]
+    assert list(first["endpoints"]) == ["ep0", "ep1", "ep2"]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(moto):
+    """Every test here talks to moto only (the fixture also empties it)."""
