@@ -84,8 +84,17 @@ def _is_number(value):
     return not (math.isnan(value) or math.isinf(value))
 
 
+def _type_name(value):
+    """The name of the value's plain type: Ansible's controller hands over subclasses of str, int, dict... that
+    carry its data tags, whose names mean nothing to the person who wrote the value."""
+    for kind in type(value).__mro__:
+        if kind.__module__ == "builtins":
+            return kind.__name__
+    return type(value).__name__
+
+
 def _describe(value):
-    return "%s %r" % (type(value).__name__, value)
+    return "%s %r" % (_type_name(value), value)
 
 
 def _suggest(name, choices):
@@ -301,7 +310,7 @@ def _check_subscribers(check, var_name, subscribers):
             continue
         pattern, what = SUBSCRIBER_CHECKS[protocol]
         if not isinstance(endpoint, str) or not pattern.match(endpoint):
-            shown = "a %s" % type(endpoint).__name__ if protocol == "https" else _describe(endpoint)
+            shown = "a %s" % _type_name(endpoint) if protocol == "https" else _describe(endpoint)
             # Webhook URLs often carry tokens: never echo them.
             if protocol == "https" and isinstance(endpoint, str):
                 shown = "a value that is not one (value hidden: it may hold a token)"

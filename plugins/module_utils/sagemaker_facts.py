@@ -27,7 +27,7 @@ RETRY = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["Throttli
 FACT_KEYS = ("endpoint_type", "multi_model", "variants", "inference_components")
 # The Ansible fact in which a run keeps the facts it read for an endpoint, with the endpoint's LastModifiedTime at
 # the time (through Ansible's fact cache, so an endpoint that did not change is not read again).
-FACTS_NAME = "sagemaker_monitoring_endpoint"
+FACTS_NAME = "endpoint_monitoring__sagemaker_facts"
 
 
 # --- SageMaker calls ------------------------------------------------------------------------------------

@@ -217,9 +217,17 @@ class Plan:
         wanted = [e for e in group if e["state"] == "present" and e.get("discover")]
         if not wanted:
             return [e for e in group]
-        known = listings.endpoints()
-        models, components = {}, None
         ready = [e for e in group if not (e["state"] == "present" and e.get("discover"))]
+        try:
+            known = listings.endpoints()
+        except AWS_ERRORS as e:
+            # Only the endpoints that need SageMaker fail; those the inventory describes go on.
+            for entry in wanted:
+                self.fail(entry, "could not list the SageMaker endpoints of %s to read what the endpoint is (the "
+                                 "inventory does not say: endpoint_monitoring_variants): %s"
+                          % (listings.region, short_error(e)))
+            return ready
+        models, components = {}, None
         for entry in wanted:
             summary = known.get(entry["endpoint"])
             if summary is None:
@@ -233,8 +241,13 @@ class Plan:
             if components is None:
                 components = listings.components()
             self.calls["describe_endpoint"] += 1
-            read = read_endpoint_facts(listings.client("sagemaker"), entry["endpoint"], models, components,
-                                       self.module.warn)
+            try:
+                read = read_endpoint_facts(listings.client("sagemaker"), entry["endpoint"], models, components,
+                                           self.module.warn)
+            except AWS_ERRORS as e:
+                self.fail(entry, "could not read SageMaker endpoint %r in %s: %s"
+                          % (entry["endpoint"], listings.region, short_error(e)))
+                continue
             if read is None:
                 self.fail(entry, "SageMaker endpoint %r in %s was deleted while it was read"
                           % (entry["endpoint"], listings.region))

@@ -22,8 +22,8 @@ description:
     it makes, what it is billed for, and the compact entry that M(mlops.sagemaker_monitoring.monitoring_plan)
     compares with what is deployed.
   - An endpoint that the inventory names only (no C(endpoint_monitoring_variants)) gets its spec from the facts a
-    former run read from SageMaker, kept in Ansible's fact cache as C(sagemaker_monitoring_endpoint); without them,
-    its settings are checked with stand-in facts and the plan reads the real ones.
+    former run read from SageMaker, kept in Ansible's fact cache as C(endpoint_monitoring__sagemaker_facts);
+    without them, its settings are checked with stand-in facts and the plan reads the real ones.
   - Empty C(endpoint_monitoring_region), C(endpoint_monitoring_aws_profile) and C(endpoint_monitoring_aws_endpoint_url)
     take O(region), O(profile) and O(endpoint_url), which module_defaults for the group
     C(mlops.sagemaker_monitoring.aws) set; an empty region then falls back to C(AWS_REGION) or C(AWS_DEFAULT_REGION).

@@ -1,6 +1,7 @@
 """Fixtures for tests that run the real playbooks against AWS-compatible servers on 127.0.0.1."""
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ import local_aws  # noqa: E402
 
 REGION = "us-east-1"
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
+# A line of the closing summary about one endpoint (not the totals, not a fleet dashboard).
+SUMMARY_LINE = re.compile(r"^(changed|unchanged|FAILED|NOT RUN) +([^\s:]+): (.*)$")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -109,6 +112,19 @@ class Run:
 
     def failed(self, host):
         return self.recap.get(host, {"failed": 0})["failed"]
+
+    def summary(self):
+        """{host: (status, text)} from the closing summary of monitor_endpoints.yml or teardown.yml (the lines
+        "changed    ep: stack (create, 1 change)", "FAILED     ep: message"...), in either result format."""
+        part = self.output.split("TASK [Summarise the run]", 1)
+        if len(part) < 2 or " => " not in part[1]:
+            return {}
+        block = part[1].split(" => ", 1)[1].split("\n\n", 1)[0]
+        try:
+            lines = json.loads(block)["msg"]
+        except ValueError:
+            lines = yaml.safe_load(block)["msg"]
+        return dict((m.group(2), (m.group(1), m.group(3))) for m in map(SUMMARY_LINE.match, lines) if m)
 
 
 def ansible_env(server, region=REGION, config=os.path.join(ROOT, "ansible.cfg"), sagemaker=None, fact_cache=None):

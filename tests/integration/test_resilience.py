@@ -17,7 +17,6 @@ ansible-playbook's AWS calls go through a recording proxy (tests/support/aws_pro
 made can be read back by operation, region and stack name; the tests' own boto3 calls go straight to LocalStack.
 """
 
-import json
 import os
 import re
 import signal
@@ -44,7 +43,6 @@ CPU_METRICS = ("InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXEr
 STACK_WRITES = ("CreateStack", "UpdateStack", "DeleteStack")
 PLAYBOOK_TIMEOUT = 240  # seconds; a run of these small fleets takes 5-15 s
 SETTLE_TIMEOUT = 120  # seconds for stacks left in progress by a killed or competing run to settle
-FATAL = re.compile(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})\s*$", re.M)
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -296,17 +294,9 @@ def answered(proxy, operation):
     return [c for c in proxy.snapshot() if c.operation == operation and c.status == 200]
 
 
-def failure_messages(run):
-    """{host: [msg of each failed task]} from a run whose results are printed as one-line JSON."""
-    found = {}
-    for match in FATAL.finditer(run.output):
-        found.setdefault(match.group(1), []).append(json.loads(match.group(2)).get("msg", ""))
-    return found
-
-
 def json_env(env):
     env = dict(env)
-    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # one line per result: failures are easy to read back
+    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # failures are printed as they were returned
     return env
 
 
@@ -387,21 +377,47 @@ HOLD_TIMEOUT = 60  # seconds a HoldingProxy holds a call at most
 CONTENDED = re.compile(r"already exists|busy|in progress|_IN_PROGRESS|another (run|operation)", re.I)
 
 
-class OneCreatePerName:
-    """Shared by the proxies of concurrent runs: one CreateStack per stack name forwarded at a time.
+class CreateMeeting:
+    """Shared by the proxies of two concurrent runs: each run's CreateStack of a stack is held until the other
+    run's CreateStack of the same stack has arrived too (at most HOLD_TIMEOUT s), then the two are forwarded one
+    after the other, in the order chance gives.
 
-    LocalStack's CreateStack is not atomic by name: two calls for one name that arrive at the same instant can both
-    be accepted, leaving two live stacks of that name (seen here about once in 15 tries), which AWS never does. The
-    runs' CreateStack calls for one name are passed on one after the other, as AWS would take them; which run comes
-    first is left to chance."""
+    Each run's amazon.aws.cloudformation task looks its stack up just before it writes; held this way, both runs
+    have found no stack and ask to create it, whatever the scheduler does: the race under test. One at a time,
+    because LocalStack's CreateStack is not atomic by name: two calls for one name that arrive at the same instant
+    can both be accepted, leaving two live stacks of that name (seen about once in 15 tries), which AWS never does.
+    ``met``: the stack names whose two CreateStack calls met."""
 
     def __init__(self):
+        self.met = set()
+        self._arrived = {}
         self._locks = {}
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
 
-    def lock(self, name):
-        with self._lock:
-            return self._locks.setdefault(name, threading.Lock())
+    def forward(self, name, send):
+        with self._condition:
+            self._arrived[name] = self._arrived.get(name, 0) + 1
+            self._condition.notify_all()
+            if self._condition.wait_for(lambda: self._arrived[name] >= 2, HOLD_TIMEOUT):
+                self.met.add(name)
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            return send()
+
+
+class MeetingProxy(aws_proxy.AwsProxy):
+    """A recording proxy whose CreateStack calls go through a CreateMeeting shared with another run's proxy."""
+
+    def __init__(self, upstream, meeting, **kwargs):
+        aws_proxy.AwsProxy.__init__(self, upstream, **kwargs)
+        self.meeting = meeting
+
+    def _forward(self, method, path, headers, body):
+        _service, _region, operation, _protocol, params = aws_proxy.classify(method, path, headers, body)
+        send = lambda: aws_proxy.AwsProxy._forward(self, method, path, headers, body)  # noqa: E731
+        if operation == "CreateStack":
+            return self.meeting.forward(params.get("StackName"), send)
+        return send()
 
 
 class HoldingProxy(aws_proxy.AwsProxy):
@@ -412,16 +428,15 @@ class HoldingProxy(aws_proxy.AwsProxy):
     polled (every 20 ms, at most HOLD_TIMEOUT s) outside the proxy's lock; once it has held, later calls pass.
     ``released`` is what the condition returned (None if it never held: the test then says so)."""
 
-    def __init__(self, upstream, operation, condition, creates=None, **kwargs):
+    def __init__(self, upstream, operation, condition, **kwargs):
         aws_proxy.AwsProxy.__init__(self, upstream, **kwargs)
         self.hold_operation = operation
         self.condition = condition
-        self.creates = creates  # a OneCreatePerName shared with the other run's proxy
         self.released = None
         self._gate = threading.Lock()
 
     def _forward(self, method, path, headers, body):
-        _service, _region, operation, _protocol, params = aws_proxy.classify(method, path, headers, body)
+        operation = aws_proxy.classify(method, path, headers, body)[2]
         if operation == self.hold_operation:
             with self._gate:
                 deadline = time.time() + HOLD_TIMEOUT
@@ -429,9 +444,6 @@ class HoldingProxy(aws_proxy.AwsProxy):
                     self.released = self.condition() or None
                     if self.released is None:
                         time.sleep(0.02)
-        if operation == "CreateStack" and self.creates is not None:
-            with self.creates.lock(params.get("StackName")):
-                return aws_proxy.AwsProxy._forward(self, method, path, headers, body)
         return aws_proxy.AwsProxy._forward(self, method, path, headers, body)
 
 
@@ -448,21 +460,23 @@ def race_report(outcome):
 
 
 def assert_each_endpoint_succeeded_or_was_named(outcome, endpoints, says):
-    """Every endpoint of each run either went through or failed with one message naming it and saying why."""
+    """Every endpoint of each run either went through or failed, and the run's summary says so on the endpoint's
+    line (FAILED     ep: message), with a message naming its stack and saying why."""
     report = race_report(outcome)
     for result, _calls in outcome:
         assert sorted(result.recap) == sorted(endpoints), report
-        failed = failure_messages(result)
+        summary = result.summary()
+        assert sorted(summary) == sorted(endpoints), report
+        failed = [h for h in endpoints if result.failed(h)]
         assert result.rc == (2 if failed else 0), report
         for host in endpoints:
-            if result.failed(host) == 0:
-                assert host not in failed, report
+            status, message = summary[host]
+            if host not in failed:
+                assert status == "changed", report
                 continue
-            assert failed.get(host), "%s failed without a message\n%s" % (host, report)
-            for message in failed[host]:
-                assert message.startswith("endpoint '%s': " % host), "%r\n%s" % (message, report)
-                assert stack_name(host) in message, "%r\n%s" % (message, report)
-                assert says.search(message), "%r does not say %r\n%s" % (message, says.pattern, report)
+            assert status == "FAILED", "%s failed, its summary line says %r\n%s" % (host, status, report)
+            assert stack_name(host) in message, "%r\n%s" % (message, report)
+            assert says.search(message), "%r does not say %r\n%s" % (message, says.pattern, report)
     # every endpoint was rolled out by one of the two runs
     assert [h for h in endpoints if all(r.failed(h) for r, _c in outcome)] == [], report
 
@@ -479,25 +493,20 @@ def assert_next_run_converges_and_the_one_after_writes_nothing(localstack, inven
 
 def test_two_runs_at_once_that_both_plan_the_creates_each_stack_is_created_once(localstack, inventory, playbooks,
                                                                                  tmp_path):
-    """Both runs list the (empty) region before either creates: both plan every create, one wins each stack."""
+    """Both runs find the region empty and ask to create every stack: one wins each stack, the other is refused."""
     subscribers = fleet_with_queues(localstack, inventory, "both", RACE_FLEET)
-    proxies, creates = [], OneCreatePerName()
-
-    def both_listed():
-        return all(answered(p, "DescribeStacks") for p in proxies)
-
-    with HoldingProxy(localstack.url, "CreateStack", both_listed, creates) as one, \
-            HoldingProxy(localstack.url, "CreateStack", both_listed, creates) as other:
-        proxies.extend([one, other])
-        outcome = race(localstack, inventory, playbooks, tmp_path, proxies)
+    meeting = CreateMeeting()
+    with MeetingProxy(localstack.url, meeting) as one, MeetingProxy(localstack.url, meeting) as other:
+        outcome = race(localstack, inventory, playbooks, tmp_path, [one, other])
     report = race_report(outcome)
-    assert one.released and other.released, "a run's creates were not held until both had listed:\n" + report
+    assert meeting.met == set(map(stack_name, subscribers)), "the runs' creates did not meet:\n" + report
 
-    # both runs tried every create; each stack was created by exactly one of them, the other was refused
+    # each stack was created by exactly one run; the other run's create was refused, which failed the endpoint
     for endpoint in subscribers:
-        creates = [c for _r, calls in outcome for c in calls
+        creates = [(c.status, result.failed(endpoint)) for result, calls in outcome for c in calls
                    if c.operation == "CreateStack" and c.params["StackName"] == stack_name(endpoint)]
-        assert sorted(c.status for c in creates) == [200, 400], "%s\n%s" % (endpoint, report)
+        assert sorted(creates) == [(200, 0), (400, 1)], "%s\n%s" % (endpoint, report)
+    assert not [c for _r, calls in outcome for c in calls if c.operation in ("UpdateStack", "DeleteStack")], report
     assert_each_endpoint_succeeded_or_was_named(outcome, subscribers, CONTENDED)
     for result, calls in outcome:  # a run subscribes no topic of an endpoint it failed
         subscribed = set(c.params["TopicArn"].rsplit(":", 1)[-1] for c in calls if c.operation == "Subscribe")

@@ -28,3 +28,10 @@ def run_module(module, args, capsys):
         with pytest.raises(SystemExit) as info:
             module.main()
     return info.value.code, json.loads(capsys.readouterr().out)
+
+
+def run_aws_module(module, args, capsys, moto, check_mode=False):
+    """Run an AWS module against the moto server `moto` (every AWS call tried once); return (exit code, result)."""
+    aws = {"endpoint_url": moto.url, "region": "us-east-1", "_ansible_check_mode": check_mode,
+           "aws_config": {"retries": {"mode": "standard", "total_max_attempts": 1}}}
+    return run_module(module, dict(aws, **args), capsys)

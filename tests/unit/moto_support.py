@@ -61,6 +61,16 @@ class Moto:
                          Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         return cfn.describe_stacks(StackName=name)["Stacks"][0]
 
+    def monitoring_stack(self, prepared, region=None):
+        """An endpoint's stack as the role applies it (what monitoring_prepare or monitoring_plan computed): the
+        rendered template, the spec's tags, termination protection."""
+        from role_support import render_template
+
+        spec = prepared["spec"]
+        protected = bool((prepared.get("plan_entry") or prepared.get("entry"))["termination_protection"])
+        return self.stack(spec["stack_name"], render_template(prepared), spec["tags"], region or spec["region"],
+                          protected=protected)
+
     def small_stack(self, name, tags, fingerprint="0" * 16, region="us-east-1", **kwargs):
         """A stack with a topic and the outputs the plan reads, for tests that do not need the role's template."""
         template = {"Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}},

@@ -25,7 +25,9 @@ def test_inventory_pins_every_tenth_endpoint_and_toggles_the_one_change(tmp_path
     bench.write_inventory(path, 25)
     hosts = load(os.path.join(path, "hosts.yml"))["all"]["children"]["fleet"]["hosts"]
     assert list(hosts) == ["bench-ep-%05d" % i for i in range(1, 26)]
-    assert load(os.path.join(path, "group_vars", "all", "main.yml"))["endpoint_monitoring_instance_type"] == "ml.m5.xlarge"
+    group = load(os.path.join(path, "group_vars", "all", "main.yml"))
+    assert group["endpoint_monitoring_instance_type"] == "ml.m5.xlarge"
+    assert group["endpoint_monitoring_variants"] == ["AllTraffic"]  # no SageMaker call for the endpoints' facts
     assert sorted(os.listdir(os.path.join(path, "host_vars"))) == ["bench-ep-00010.yml", "bench-ep-00020.yml"]
     change = os.path.join(path, "group_vars", "all", bench.CHANGE_FILE)
     bench.set_one_change(path, True)
@@ -34,74 +36,168 @@ def test_inventory_pins_every_tenth_endpoint_and_toggles_the_one_change(tmp_path
     assert not os.path.exists(change)
 
 
-def call(index, service, operation, body=b"", status=200):
-    c = Call(index, "POST", "/", service, "us-east-1", operation, "query", {}, body, None, 0.0)
+def call(index, service, operation, body=b"", status=200, items=None, response_bytes=0, params=None, fault=None):
+    c = Call(index, "POST", "/", service, "us-east-1", operation, "query", params or {}, body, fault, 0.0)
     c.status = status
+    c.items = items
+    c.response_bytes = response_bytes
     return c
 
 
 def test_calls_are_counted_by_operation_and_refused_writes_touch_nothing():
     calls = [
-        call(1, "cloudformation", "DescribeStacks", b"Action=DescribeStacks&StackName=sagemaker-monitoring-bench-ep-00001"),
+        call(1, "cloudformation", "DescribeStacks", b"Action=DescribeStacks&StackName=sagemaker-monitoring-bench-ep-00001",
+             params={"StackName": "sagemaker-monitoring-bench-ep-00001"}, items=1),
         call(2, "cloudformation", "UpdateStack", b"StackName=sagemaker-monitoring-bench-ep-00001", status=400),
         call(3, "cloudformation", "UpdateStack", b"StackName=sagemaker-monitoring-bench-ep-00002"),
         call(4, "monitoring", "PutMetricAlarm", b'{"AlarmName": "bench-ep-00003-AllTraffic-ModelLatency"}'),
         call(5, "cloudformation", "CreateStack", b"StackName=sagemaker-monitoring-bench%2Dep%2D00004"),
+        call(6, "monitoring", "PutMetricAlarm", b"", status=400, fault="throttle"),
     ]
     counted = bench.count_calls(calls)
-    assert counted["total"] == 5
+    assert counted["total"] == 6 and counted["aws_pages"] == 6
     assert counted["by_operation"] == {"cloudformation:CreateStack": 1, "cloudformation:DescribeStacks": 1,
-                                       "cloudformation:UpdateStack": 2, "monitoring:PutMetricAlarm": 1}
-    assert counted["writes"] == 4 and counted["writes_refused"] == 1
+                                       "cloudformation:UpdateStack": 2, "monitoring:PutMetricAlarm": 2}
+    assert counted["writes"] == 5 and counted["writes_refused"] == 2
     assert counted["endpoints_written"] == ["bench-ep-00002", "bench-ep-00003", "bench-ep-00004"]
     assert counted["stacks_written"] == ["bench-ep-00002", "bench-ep-00004"]
-    assert counted["errors_by_operation"] == {"cloudformation:UpdateStack": 1}
+    assert (counted["update_stack_calls"], counted["update_stack_accepted"]) == (2, 1)
+    assert counted["stacks_updated"] == ["bench-ep-00002"]
+    assert (counted["create_stack_calls"], counted["delete_stack_calls"], counted["throttled"]) == (1, 0, 1)
+    assert counted["errors_by_operation"] == {"cloudformation:UpdateStack": 1, "monitoring:PutMetricAlarm": 1}
 
 
-def fake_results(n, collection, per_stack, per_alarm, written):
-    def run(first, noop, change, calls):
-        return {"first_rollout_s": first, "noop_s": noop, "one_change_s": change, "peak_rss_mb": 500.0,
-                "api_calls": {"first_rollout": calls, "noop": calls, "one_change": calls}}
+def test_listings_count_the_pages_aws_would_have_needed():
+    # DescribeStacks: 100 stacks a page (field reports) or 1 MB (documented), whichever gives more pages
+    assert bench.aws_pages(call(1, "cloudformation", "DescribeStacks", items=250, response_bytes=600000)) == 3
+    assert bench.aws_pages(call(1, "cloudformation", "DescribeStacks", items=40, response_bytes=2500000)) == 3
+    assert bench.aws_pages(call(1, "cloudformation", "DescribeStacks", items=0, response_bytes=300)) == 1
+    assert bench.aws_pages(call(1, "cloudformation", "DescribeStacks", items=1, response_bytes=5000,
+                                params={"StackName": "one"})) == 1
+    assert bench.aws_pages(call(1, "sns", "ListSubscriptions", items=201)) == 3
+    assert bench.aws_pages(call(1, "monitoring", "DescribeAlarms", items=100)) == 1
+    assert bench.aws_pages(call(1, "sagemaker", "ListEndpoints", items=1000)) == 10
+    assert bench.aws_pages(call(1, "cloudformation", "CreateStack")) == 1
+    assert bench.aws_pages(call(1, "sns", "ListSubscriptions", items=500, status=400)) == 1  # an error is one call
+    counted = bench.count_calls([call(1, "cloudformation", "DescribeStacks", items=300, response_bytes=900000),
+                                 call(2, "sns", "ListSubscriptions", items=20)])
+    assert counted["total"] == 2 and counted["aws_pages"] == 4
+    assert counted["aws_pages_by_operation"] == {"cloudformation:DescribeStacks": 3}
 
-    phase = {"wall_s": 1.0, "cpu_s": 1.0, "ok": True, "rc": 0, "other_cpu_s": 0.0,
-             "api_calls": {"endpoints_written": written}}
-    systems = dict((s, dict((p, phase) for p in bench.PHASES)) for s in bench.SYSTEMS)
-    return {"endpoints": n,
-            "runs": {"collection": run(*collection), "per_stack_baseline": run(*per_stack),
-                     "per_alarm_baseline": run(*per_alarm)},
-            "extra": {"forks": 5, "date": "now", "machine": {"cpus": 2}, "systems": systems}}
+
+def phase_result(wall, hosts, api_calls=None, ok=True, peak=500.0):
+    calls = {"total": 1, "aws_pages": 1, "endpoints_written": [], "stacks_updated": [], "update_stack_calls": 0,
+             "update_stack_accepted": 0, "create_stack_calls": 0, "delete_stack_calls": 0}
+    calls.update(api_calls or {})
+    return {"wall_s": wall, "cpu_s": wall, "ok": ok, "rc": 0 if ok else 2, "hosts": hosts, "hosts_failed": 0,
+            "other_cpu_s": 0.0, "peak_rss_mb": peak, "peak_pss_mb": peak / 2, "api_calls": calls,
+            "task_seconds": {"mlops.sagemaker_monitoring.endpoint_monitoring : Apply the endpoint's stack": wall / 2}}
+
+
+def fake_results(n, collection, per_stack, updated, noop_pages=2, peak=500.0):
+    """collection and per_stack: (first rollout, no change, one change) wall seconds."""
+    def system(walls, pages, stacks_updated):
+        first, noop, change = walls
+        return {"first_rollout": phase_result(first, n, peak=peak),
+                "noop": phase_result(noop, n, {"total": pages, "aws_pages": pages}, peak=peak),
+                "one_change": phase_result(change, n, {"update_stack_calls": len(stacks_updated),
+                                                       "update_stack_accepted": len(stacks_updated),
+                                                       "stacks_updated": stacks_updated}, peak=peak)}
+
+    systems = {"collection": system(collection, noop_pages, updated),
+               "per_stack_baseline": system(per_stack, 2 * n, bench.endpoints(n))}
+    runs = {}
+    for name, measured in systems.items():
+        runs[name] = dict((bench.PHASE_KEYS[p], measured[p]["wall_s"]) for p in bench.PHASES)
+        runs[name]["peak_rss_mb"] = peak
+        runs[name]["api_calls"] = dict((p, measured[p]["api_calls"]["total"]) for p in bench.PHASES)
+        runs[name]["api_calls_as_aws_pages"] = dict((p, measured[p]["api_calls"]["aws_pages"]) for p in bench.PHASES)
+    return {"endpoints": n, "runs": runs,
+            "extra": {"forks": 5, "date": "2026-12-01T00:00:00Z", "commit": "abc1234", "machine": {"cpus": 2},
+                      "phases": list(bench.PHASES), "systems": systems, "page_rules": {}}}
 
 
 def test_target_checks_compute_the_ratios_of_the_same_run():
     n = 20
-    changed = ["bench-ep-%05d" % i for i in range(1, 21) if i % 10]
-    results = fake_results(n, (10.0, 1.0, 5.0, 2), (40.0, 12.0, 30.0, 80), (120.0, 60.0, 60.0, 400), changed)
+    changed = bench.changed_templates(n)
+    assert len(changed) == 18 and "bench-ep-00010" not in changed
+    results = fake_results(n, (10.0, 1.0, 5.0), (9.0, 12.0, 4.5), changed)
     checks = bench.target_checks(results, n)
-    assert checks["noop_speedup_vs_per_stack"] == {"value": 12.0, "target": ">= 10", "met": True}
-    assert checks["first_rollout_speedup_vs_per_stack"]["value"] == 4.0
-    assert checks["first_rollout_speedup_vs_per_alarm"]["value"] == 12.0
+    assert checks["noop_speedup_vs_per_stack"]["value"] == 12.0 and checks["noop_speedup_vs_per_stack"]["met"]
     assert checks["noop_api_calls_per_endpoint"]["value"] == 0.1 and checks["noop_api_calls_per_endpoint"]["met"]
-    assert checks["one_change_touches_only_changed_stacks"]["met"] is True
-    assert checks["controller_peak_memory"]["met"] is None  # judged at N = 1000 only
+    assert checks["noop_every_endpoint_in_recap"]["met"]
+    assert checks["first_rollout_vs_per_stack"] == {
+        "value": 1.11, "target": "<= 1.2 (collection wall / per-stack wall, same forks)", "met": True}
+    assert checks["one_change_vs_per_stack"]["value"] == 1.11 and checks["one_change_vs_per_stack"]["met"]
+    assert checks["one_change_updates_exactly_the_changed_stacks"]["met"] is True
+    assert checks["noop_seconds_at_1000"]["met"] is None and checks["noop_peak_memory_at_1000"]["met"] is None
 
-    results = fake_results(n, (30.0, 6.0, 5.0, 60), (40.0, 12.0, 30.0, 80), (120.0, 60.0, 60.0, 400),
-                           changed + ["bench-ep-00010"])
+    results = fake_results(n, (11.0, 6.0, 5.5), (9.0, 12.0, 4.5), changed + ["bench-ep-00010"], noop_pages=3)
+    results["extra"]["systems"]["collection"]["noop"]["hosts"] = n - 1
     checks = bench.target_checks(results, n)
     assert not checks["noop_speedup_vs_per_stack"]["met"]
     assert not checks["noop_api_calls_per_endpoint"]["met"]
-    assert checks["one_change_touches_only_changed_stacks"]["unchanged_but_written"] == ["bench-ep-00010"]
-    assert not checks["one_change_touches_only_changed_stacks"]["met"]
+    assert not checks["noop_every_endpoint_in_recap"]["met"]
+    assert not checks["first_rollout_vs_per_stack"]["met"] and not checks["one_change_vs_per_stack"]["met"]
+    assert checks["one_change_updates_exactly_the_changed_stacks"]["unchanged_but_updated"] == ["bench-ep-00010"]
+    assert not checks["one_change_updates_exactly_the_changed_stacks"]["met"]
+
+    results = fake_results(1000, (10.0, 1.0, 5.0), (9.0, 12.0, 4.5), bench.changed_templates(1000), peak=1100.0)
+    results["extra"]["systems"]["collection"]["noop"]["wall_s"] = 29.0
+    checks = bench.target_checks(results, 1000)
+    assert checks["noop_seconds_at_1000"]["met"] is True and checks["noop_peak_memory_at_1000"]["met"] is False
+
+    results = fake_results(n, (10.0, 1.0, 5.0), (9.0, 12.0, 4.5), changed)
+    results["extra"]["systems"]["per_stack_baseline"]["first_rollout"]["ok"] = False
+    assert bench.target_checks(results, n)["first_rollout_vs_per_stack"]["met"] is False  # a failed run proves nothing
 
 
-def test_markdown_table_has_a_row_per_system_and_the_target_lines(tmp_path):
-    results = fake_results(20, (10.0, 1.0, 5.0, 2), (40.0, 12.0, 30.0, 80), (120.0, 60.0, 60.0, 400), [])
+def test_markdown_table_has_a_row_per_system_the_ratios_and_the_target_lines(tmp_path):
+    results = fake_results(20, (10.0, 1.0, 5.0), (9.0, 12.0, 4.5), bench.changed_templates(20))
     results["extra"]["targets"] = bench.target_checks(results, 20)
     text = bench.write_results(results, str(tmp_path))
     assert "| collection | 10.0 | 1.0 | 5.0 |" in text
-    assert "| per-alarm baseline | 120.0 | 60.0 | 60.0 |" in text
-    assert "- noop speedup vs per stack: 12.0 (target >= 10): met" in text
+    assert "| per-stack baseline | 9.0 | 12.0 | 4.5 |" in text
+    assert "first rollout 1.11x slower" in text and "no change 12.00x faster" in text
+    assert "- noop speedup vs per stack: 12.0 (target >= 10 (at N = 300)): met" in text
+    assert "| Apply the endpoint's stack | 5.0 | 0.5 | 2.5 |" in text
     with open(str(tmp_path / "latest.json")) as f:
         assert json.load(f)["runs"]["per_stack_baseline"]["noop_s"] == 12.0
+
+
+def real_clock_results():
+    run = {"wall_s": 108.0, "stacks": 30, "alarms": 270, "alarms_per_stack": 9.0, "floor_s": 90.0,
+           "wall_vs_floor": 1.2, "stack_phase_s": 93.0, "stack_phase_model_s": 94.0, "stack_phase_vs_model": 0.99,
+           "before_first_write_s": 10.0, "after_last_stack_s": 5.0, "model_run_s": 109.0, "throttled_calls": 0,
+           "throttling_reaching_user": 0, "ok": True}
+    return {"endpoints": 30, "mode": "real_clock", "runs": {"first_rollout": run},
+            "extra": {"forks": 10, "date": "2026-12-01T00:00:00Z", "commit": "abc1234", "machine": {"cpus": 2},
+                      "clock": {"hold_s": 30.0, "alarm_rate_per_s": 3.0},
+                      "systems": {"collection": {"first_rollout": {"wall_s": 108.0, "other_cpu_s": 0.0}}},
+                      "targets": {"real_clock_first_rollout_vs_floor": {"value": 1.2, "target": "<= 1.25", "met": True}},
+                      "model": bench.aws_model.model(30, 9, 30.0, forks=[5, 10])}}
+
+
+def test_real_clock_results_and_the_readme_section_come_from_the_result_files(tmp_path):
+    text = bench.write_results(real_clock_results(), str(tmp_path), "real-clock")
+    assert "| first rollout | 108.0 | 30 | 270 | 90 | 1.20 | 10.0 | 93.0 | 94.0 | 5.0 | 0 | 0 |" in text
+    assert "Quota floor: 30 x 9 alarms / 3 per s = 90 s" in text
+    section = bench.write_readme_section(str(tmp_path))
+    assert section == (tmp_path / "README-section.md").read_text()
+    assert "| no-change run, N = 300: at least 10x faster than the per-stack baseline | not run yet | |" in section
+    assert "| real clock, N = 30: first rollout within 1.25x of the quota floor | 1.20x (108 s; floor 270 alarms" in section
+    assert "Quota floor: 1,000 x 9 alarms / 3 per s = 3,000 s (50 min)." in section
+
+    results = fake_results(300, (100.0, 4.0, 50.0), (95.0, 120.0, 48.0), bench.changed_templates(300))
+    results["extra"]["targets"] = bench.target_checks(results, 300)
+    results["extra"]["systems"]["collection"]["first_rollout"]["first_stack_write_s"] = 30.0
+    bench.write_results(results, str(tmp_path))
+    section = bench.readme_section(str(tmp_path))
+    assert "| no-change run, N = 300: at least 10x faster than the per-stack baseline | 30.0x (4.0 s against 120.0 s) " \
+           "| met |" in section
+    assert "| first rollout: at most 1.2x the per-stack baseline's time, same forks | 1.05x (100.0 s against 95.0 s) " \
+           "| met |" in section
+    assert "0.10 s per endpoint before the first stack write" in section  # 30 s / 300 endpoints, from latest.json
 
 
 def test_metric_math_queries_become_the_alarm_modules_snake_case():

@@ -8,12 +8,13 @@ import json
 import pytest
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import plan_entry
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import outputs_of
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import iso_time
 from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import monitoring_plan
 
-from module_runner import run_module
+from module_runner import run_aws_module
 from moto_support import closed_port_url, instance_variant
-from role_support import DIGEST, bare, described, render_template
+from role_support import DIGEST, bare, described
 
 OURS = {"managed-by": "mlops.sagemaker_monitoring"}
 STALE = "2020-01-01T00:00:00+00:00"
@@ -21,19 +22,10 @@ STALE = "2020-01-01T00:00:00+00:00"
 
 def plan(capsys, moto, entries):
     """One run of the module, as the role's run_once task makes it (every AWS call tried once)."""
-    code, result = run_module(monitoring_plan, {
-        "endpoints": entries, "endpoint_url": moto.url,
-        "aws_config": {"retries": {"mode": "standard", "total_max_attempts": 1}}}, capsys)
+    code, result = run_aws_module(monitoring_plan, {"endpoints": entries}, capsys, moto)
     assert code == 0, result
     assert result["changed"] is False
     return result
-
-
-def deploy(moto, prepared, region="us-east-1"):
-    """The stack as the role applies it: the rendered template, the spec's tags, termination protection."""
-    spec = prepared["spec"]
-    protected = bool((prepared.get("plan_entry") or prepared.get("entry"))["termination_protection"])
-    return moto.stack(spec["stack_name"], render_template(prepared), spec["tags"], region, protected=protected)
 
 
 def bare_entry(endpoint="churn", region="us-east-1", host=None, **values):
@@ -58,7 +50,7 @@ def test_a_new_endpoint_is_created_and_the_applied_stack_confirmed_unchanged(mot
     assert result["calls"] == {"describe_stacks": 1}
     assert churn["entry"] == prepared["plan_entry"]
 
-    deploy(moto, prepared)
+    moto.monitoring_stack(prepared)
     again = plan(capsys, moto, [churn["entry"]])  # the role's confirmation after the apply
     assert again["endpoints"]["churn"]["status"] == "unchanged" and again["changed_hosts"] == []
     assert again["endpoints"]["churn"]["outputs"]["TopicArn"].endswith(":sagemaker-monitoring-churn")
@@ -68,7 +60,7 @@ def test_a_new_endpoint_is_created_and_the_applied_stack_confirmed_unchanged(mot
 def test_a_run_where_nothing_changed_makes_one_listing_per_region(moto, capsys):
     fleet = [described("ep%d" % i) for i in range(3)] + [described("ep0", region="eu-west-1")]
     for prepared in fleet:
-        deploy(moto, prepared, prepared["spec"]["region"])
+        moto.monitoring_stack(prepared)
     result = plan(capsys, moto, [dict(p["plan_entry"], host="%s@%s" % (p["spec"]["endpoint"], p["spec"]["region"]))
                                  for p in fleet])
     assert set(r["status"] for r in result["endpoints"].values()) == {"unchanged"}
@@ -79,7 +71,7 @@ def test_a_run_where_nothing_changed_makes_one_listing_per_region(moto, capsys):
 def test_subscribers_are_compared_with_one_listing_of_subscriptions(moto, capsys):
     prepared = described(subscribers=[{"protocol": "email", "endpoint": "a@example.com"},
                                       {"protocol": "email", "endpoint": "b@example.com"}])
-    topic = dict((o["OutputKey"], o["OutputValue"]) for o in deploy(moto, prepared)["Outputs"])["TopicArn"]
+    topic = outputs_of(moto.monitoring_stack(prepared))["TopicArn"]
     moto.subscribe(topic, "email", "a@example.com")
     moto.subscribe(topic, "email", "old@example.com")
     result = plan(capsys, moto, [prepared["plan_entry"]])
@@ -97,7 +89,7 @@ def test_subscribers_are_compared_with_one_listing_of_subscriptions(moto, capsys
 
 
 def test_a_settings_change_is_an_update_and_protection_alone_a_protect(moto, capsys):
-    deploy(moto, described())
+    moto.monitoring_stack(described())
     stricter = described(endpoint_metrics={"ModelLatency": {"threshold": 100}})
     churn = plan(capsys, moto, [stricter["plan_entry"]])["endpoints"]["churn"]
     assert (churn["status"], churn["action"]) == ("changed", "update")
@@ -109,8 +101,8 @@ def test_a_settings_change_is_an_update_and_protection_alone_a_protect(moto, cap
 
 def test_stacks_it_must_not_touch_fail_only_their_endpoint(moto, capsys):
     moto.small_stack("sagemaker-monitoring-theirs", {"owner": "data-platform"})
-    deploy(moto, described("protected", termination_protection=True))
-    deploy(moto, described("gone"))
+    moto.monitoring_stack(described("protected", termination_protection=True))
+    moto.monitoring_stack(described("gone"))
     entries = [described("theirs")["plan_entry"], described("fine")["plan_entry"],
                dict(plan_entry(bare("protected", state="absent")), host="protected"),
                dict(plan_entry(bare("gone", state="absent")), host="gone"),
@@ -167,7 +159,7 @@ def test_webhook_urls_never_appear_in_the_result(moto, capsys):
 def test_an_entry_without_its_keys_fails_the_module(moto, capsys):
     entry = described()["plan_entry"]
     del entry["host"]
-    code, result = run_module(monitoring_plan, {"endpoints": [entry], "endpoint_url": moto.url}, capsys)
+    code, result = run_aws_module(monitoring_plan, {"endpoints": [entry]}, capsys, moto)
     assert code == 1 and result["msg"] == "endpoints[0] lacks host, endpoint, region or stack_name"
 
 
@@ -192,7 +184,7 @@ def test_an_endpoint_named_only_is_described_once_and_its_facts_returned(moto, c
     # moto has no ListInferenceComponents: said once, and taken as none
     assert [w for w in result.get("warnings", []) if "inference components" in w]
 
-    deploy(moto, churn)  # the role applies what the plan computed
+    moto.monitoring_stack(churn)  # the role applies what the plan computed
     again = plan(capsys, moto, [churn["entry"]])
     assert again["endpoints"]["churn"]["status"] == "unchanged"
     assert again["calls"] == {"list_endpoints": 1, "describe_stacks": 1} and again["facts"] == {}
@@ -205,7 +197,7 @@ def test_an_endpoint_named_only_whose_cached_facts_are_current_is_not_described(
          "serverless": {"memory_size_mb": 2048, "max_concurrency": 5, "provisioned_concurrency": 0}}]}
     cached = described(facts=facts, facts_mark=iso_time(listed["LastModifiedTime"]),
                        subscribers=[{"protocol": "email", "endpoint": "a@example.com"}])
-    topic = dict((o["OutputKey"], o["OutputValue"]) for o in deploy(moto, cached)["Outputs"])["TopicArn"]
+    topic = outputs_of(moto.monitoring_stack(cached))["TopicArn"]
     moto.subscribe(topic, "email", "a@example.com")
     result = plan(capsys, moto, [cached["plan_entry"]])
     assert result["endpoints"]["churn"]["status"] == "unchanged"
@@ -217,7 +209,7 @@ def test_an_endpoint_named_only_whose_cached_facts_are_current_is_not_described(
 def test_an_endpoint_named_only_that_changed_is_described_again(moto, capsys):
     listed = sagemaker_endpoint(moto, count=2)
     first = plan(capsys, moto, [bare_entry()])["facts"]["churn"]["facts"]
-    deploy(moto, described(facts=first, facts_mark=STALE))
+    moto.monitoring_stack(described(facts=first, facts_mark=STALE))
     # autoscaling since: ListEndpoints says the endpoint changed, so it is read again; the count is no change
     moto.client("sagemaker").update_endpoint_weights_and_capacities(EndpointName="churn", DesiredWeightsAndCapacities=[
         {"VariantName": "AllTraffic", "DesiredInstanceCount": 5}])
@@ -249,7 +241,7 @@ def test_an_endpoint_whose_facts_make_a_bad_spec_fails_alone_naming_the_field(mo
 
 
 def test_an_endpoint_named_only_to_remove_is_not_looked_up(moto, capsys):
-    deploy(moto, described())
+    moto.monitoring_stack(described())
     result = plan(capsys, moto, [bare_entry(state="absent")])
     assert result["endpoints"]["churn"]["action"] == "delete"
     assert result["calls"] == {"describe_stacks": 1}

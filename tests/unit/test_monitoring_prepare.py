@@ -60,7 +60,7 @@ def no_region_in_the_environment(monkeypatch):
 
 def test_an_endpoint_the_inventory_describes_is_computed_in_the_controller():
     result = prepare("churn@us-east-1", dict(DESCRIBED, endpoint_monitoring_tags={"team": "{{ team }}"},
-                                              team="fraud"))
+                                              team="fraud"), args={"include_spec": True})
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
     assert (result["endpoint"], result["region"], result["stack_name"], result["state"]) == (
@@ -72,6 +72,18 @@ def test_an_endpoint_the_inventory_describes_is_computed_in_the_controller():
     assert result["spec"] == same["spec"] and result["fingerprint"] == same["fingerprint"]
     assert result["usage"] == same["usage"] and result["stack"]["code"] == DIGEST
     assert result["plan_entry"] == dict(same["plan_entry"], host="churn@us-east-1")
+
+
+def test_the_spec_is_left_out_unless_asked_for():
+    # every endpoint's result is kept for the whole run: the spec only where the role needs it
+    result = prepare("churn@us-east-1", DESCRIBED)
+    assert "spec" not in result
+    same = described("churn", "us-east-1")
+    assert (result["fingerprint"], result["usage"], result["stack"]) == (same["fingerprint"], same["usage"],
+                                                                         same["stack"])
+    assert result["fleet_entry"] is None
+    fleet = prepare("churn@us-east-1", dict(DESCRIBED, endpoint_monitoring_dashboard="fleet"))
+    assert "spec" not in fleet and fleet["fleet_entry"]["alarms"] == same["spec"]["alarms"]
 
 
 def test_a_host_named_name_at_region_is_that_endpoint_in_that_region():
@@ -180,12 +192,12 @@ def test_the_other_settings_of_an_endpoint_named_only_are_checked_before_any_aws
 
 
 def cache(endpoint="churn", region="us-east-1", facts=SERVERLESS, mark=MARK):
-    return {"ansible_facts": {"sagemaker_monitoring_endpoint": {"endpoint": endpoint, "region": region,
+    return {"ansible_facts": {"endpoint_monitoring__sagemaker_facts": {"endpoint": endpoint, "region": region,
                                                                  "facts": facts, "last_modified": mark}}}
 
 
 def test_an_endpoint_named_only_is_computed_from_the_facts_a_former_run_cached():
-    result = prepare("churn@us-east-1", cache())
+    result = prepare("churn@us-east-1", cache(), args={"include_spec": True})
     assert result["facts_source"] == "cache"
     assert result["spec"]["endpoint_type"] == "serverless"
     entry = result["plan_entry"]
@@ -202,7 +214,7 @@ def test_cached_facts_of_another_endpoint_or_region_are_not_used(cached):
 
 
 def test_the_inventory_variants_win_over_cached_facts():
-    result = prepare("churn@us-east-1", dict(DESCRIBED, **cache()))
+    result = prepare("churn@us-east-1", dict(DESCRIBED, **cache()), args={"include_spec": True})
     assert result["facts_source"] == "inventory" and result["spec"]["endpoint_type"] == "realtime"
 
 

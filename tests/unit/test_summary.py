@@ -114,11 +114,14 @@ def test_fleet_dashboards_have_a_line_each_when_they_exist_or_fail():
 # --------------------------------------------------------------------------------------------- collect_run
 
 def prepared(endpoint, region="us-east-1", **values):
-    """endpoint_monitoring__prepared of a host, as monitoring_prepare registers it."""
+    """endpoint_monitoring__prepared of a host, as the role's first task registers it (without the spec)."""
     value = described(endpoint, region, **values)
-    state = values.get("state", "present")
-    return dict(value, changed=False, endpoint=endpoint, region=region, stack_name=value["spec"]["stack_name"],
-                state=state, facts_source="inventory")
+    result = {"changed": False, "endpoint": endpoint, "region": region, "stack_name": value["spec"]["stack_name"],
+              "state": values.get("state", "present"), "plan_entry": value["plan_entry"]}
+    if result["state"] == "absent":
+        return dict(result, facts_source=None)  # nothing is computed for an endpoint to remove
+    result.update((k, value[k]) for k in ("stack", "fingerprint", "usage", "fleet_entry"))
+    return dict(result, facts_source="inventory")
 
 
 def prepared_failure(endpoint, message):
@@ -218,7 +221,6 @@ def test_usage_and_fleet_endpoints_of_the_hosts_that_did_not_fail():
     hosts = {"own": prepared("own"), "fleet": prepared("fleet", dashboard="fleet"),
              "both": prepared("both", dashboard="both"), "gone": prepared("gone", state="absent"),
              "broken": prepared("broken", dashboard="fleet")}
-    del hosts["gone"]["spec"], hosts["gone"]["usage"]  # an endpoint to remove is not computed
     plan = dict((h, planned()) for h in hosts)
     plan["broken"] = planned("failed", error="endpoint 'broken': busy")
     run = collect_run(list(hosts), hostvars_of(hosts, plan=plan), list(hosts))
@@ -228,11 +230,13 @@ def test_usage_and_fleet_endpoints_of_the_hosts_that_did_not_fail():
     assert sorted(entries) == ["both", "fleet", "gone", "own"]  # removed ones too, to take them off the dashboard
     assert entries["own"]["fleet_entry"] is None and entries["gone"] == {"endpoint": "gone", "state": "absent",
                                                                          "fleet_entry": None}
-    assert entries["fleet"]["fleet_entry"]["alarms"] == hosts["fleet"]["spec"]["alarms"]
+    assert entries["fleet"]["fleet_entry"] == hosts["fleet"]["fleet_entry"]
+    assert entries["fleet"]["fleet_entry"]["alarms"] == described("fleet", dashboard="fleet")["spec"]["alarms"]
     assert entries["both"]["fleet_entry"]["endpoint"] == "both"
-    # the price of fleet dashboards instead of one each, from every priced endpoint
-    [layout] = run["fleet_dashboard_layout"]
-    assert sorted(layout["endpoints"]) == ["both", "fleet", "own"]
+    # the price of fleet dashboards instead of one each, from every priced endpoint's section
+    sections = [hosts[h]["usage"]["fleet_section"] for h in ("own", "fleet", "both")]
+    assert run["fleet_dashboard_layout"] == [{"endpoints": 3, "widgets": 1 + sum(s["widgets"] for s in sections),
+                                              "metrics": sum(s["metrics"] for s in sections)}]
 
 
 def test_an_endpoint_named_only_is_priced_from_what_the_plan_read():
@@ -256,7 +260,8 @@ def test_hosts_named_name_at_region_show_their_host_name():
                      "endpoints: 2; changed 1, unchanged 1"]
     assert sorted(e for entries in run["fleet_endpoints"].values() for e in (x["endpoint"] for x in entries)) == [
         "churn", "churn"]
-    assert run["fleet_dashboard_layout"] is None  # one endpoint twice: no single layout to price
+    # the same endpoint name in two regions: two sections to price
+    assert run["fleet_dashboard_layout"][0]["endpoints"] == 2
 
 
 def test_fleet_dashboard_results_of_the_run():
