@@ -11,8 +11,8 @@ name: monitoring_cost
 short_description: The monthly CloudWatch cost of the monitoring, per endpoint and for the fleet
 version_added: 1.0.0
 description:
-  - Prices what the run deploys for each endpoint, from the run's outcome (the monitoring_results filter): the
-    alarms computed for it (with the composite alarm) and the metrics of its dashboard.
+  - Prices what the run deploys for each endpoint, from the run's outcome (the monitoring_results filter), that
+    is the alarms computed for it (with the composite alarm) and the metrics of its dashboard.
   - CloudWatch bills an alarm per metric it evaluates (a metric-math alarm one per metric its expression
     queries, an anomaly-detection alarm three), more for alarms with periods under 60 seconds, composite alarms
     at a price of their own, and dashboards beyond the account's free ones.

@@ -136,9 +136,10 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
         for board in _get(_get(variables, "endpoint_monitoring__fleet_dashboards", {}), "results", []):
             if isinstance(board, dict) and board.get("name"):
                 run["fleet_dashboards"][board["name"]] = {
-                    "status": "failed" if board.get("failed") else "changed" if board.get("changed") else "unchanged",
+                    "status": "failed" if board.get("failed") or board.get("error") else
+                    "changed" if board.get("changed") else "unchanged",
                     "changes": board.get("changes") or [], "pages": board.get("pages") or [],
-                    "error": board.get("msg") if board.get("failed") else None}
+                    "error": board.get("error") or (board.get("msg") if board.get("failed") else None)}
     try:
         run["fleet_dashboard_layout"] = fleet_dashboard_pages(
             len(sections), [s["widgets"] for s in sections], [s["metrics"] for s in sections],

@@ -16,10 +16,11 @@ description:
     V(both)), on as many pages (C(NAME), C(NAME-1), ...) as CloudWatch's limits need. Its body is too large for a
     stack template, so it is written with PutDashboard.
   - A run may see only some endpoints (C(--limit), job slicing, an inventory per team), so the deployed pages are
-    read and merged: sections of endpoints this run does not know stay while their monitoring stacks exist; this
+    read and merged. Sections of endpoints this run does not know stay while their monitoring stacks exist; this
     run's endpoints are replaced, added, or dropped when they left fleet mode or were torn down.
   - Dashboards with one of the names that this collection did not make (no marker in their header) are refused,
-    never overwritten.
+    never overwritten. A dashboard that cannot be kept right (refused, or AWS failed) is said in RV(error) and as a
+    warning, not as a task failure, since the task runs once for the play and a failure would fail every endpoint.
   - In check mode, reports the changes and writes nothing.
 options:
   name:
@@ -65,6 +66,10 @@ changes:
   returned: always
   type: list
   elements: str
+error:
+  description: Why the dashboard could not be kept right.
+  returned: when it could not
+  type: str
 """
 
 import json
@@ -91,6 +96,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_d
     plan_fleet_dashboards,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import live, tags_of
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import short_error
 
 
 def _body(text):
@@ -142,11 +148,11 @@ def main():
         monitored -= set(drop)
         plan = plan_fleet_dashboards(name, deployed, fresh, drop, monitored)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
-        module.fail_json_aws(e, msg="fleet dashboard %s: failed to read it" % name, name=name)
+        refuse(module, name, "fleet dashboard %s: failed to read it: %s" % (name, short_error(e)))
     except DashboardError as e:
-        module.fail_json(msg="fleet dashboard %s: %s" % (name, e))
+        refuse(module, name, "fleet dashboard %s: %s" % (name, e))
     if plan["refused"]:
-        module.fail_json(msg="; ".join(plan["refused"]), name=name, changes=plan["changes"], pages=plan["pages"])
+        refuse(module, name, "; ".join(plan["refused"]), changes=plan["changes"], pages=plan["pages"])
     result = dict(changed=bool(plan["changes"]), name=name, changes=plan["changes"], pages=plan["pages"])
     if plan["changes"]:
         result["diff"] = {"prepared": "%s:\n%s\n" % (name, "\n".join(plan["changes"]))}
@@ -161,8 +167,20 @@ def main():
         if plan["delete"]:
             cloudwatch.delete_dashboards(aws_retry=True, DashboardNames=plan["delete"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
-        module.fail_json_aws(e, msg="fleet dashboard %s: failed to write it" % name, **result)
+        result.pop("diff", None)
+        refuse(module, name, "fleet dashboard %s: failed to write it: %s" % (name, short_error(e)), **dict(
+            (k, v) for k, v in result.items() if k != "name"))
     module.exit_json(**result)
+
+
+def refuse(module, name, message, **result):
+    """The dashboard cannot be kept right: said in the result and as a warning, not as a failure. The task runs
+    once for the play, and a failure there would fail every endpoint, whose stacks are fine."""
+    module.warn(message)
+    result.setdefault("changed", False)
+    result.setdefault("changes", [])
+    result.setdefault("pages", [])
+    module.exit_json(name=name, error=message, **result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ description:
     M(mlops.sagemaker_monitoring.sagemaker_endpoints) inventory plugin reads them. One paginated ListEndpoints per
     region tells which endpoints changed since their facts were last read; only those are described again. The
     facts read are returned in RV(facts), for the role to keep in Ansible's fact cache.
-  - Guards: only stacks tagged C(managed-by=mlops.sagemaker_monitoring) are touched; stacks another operation is
+  - As guards, only stacks tagged C(managed-by=mlops.sagemaker_monitoring) are touched; stacks another operation is
     changing are refused; a stack left in C(ROLLBACK_COMPLETE) by a failed creation is created again; stacks
     stuck in a failed state are refused with the command that repairs them; two endpoints of the batch that would
     share one stack are refused.

@@ -115,7 +115,6 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.task_ar
 
 
 def main():
-    # In a playbook the action plugin of the same name runs this logic in the controller's process.
     module = AnsibleModule(argument_spec=DASHBOARD_ARGS, supports_check_mode=True)
     try:
         result = dashboard_result(module.params)

@@ -57,6 +57,22 @@ def unknown_variables(names, options):
                   and n not in options)
 
 
+def plain(value):
+    """`value` as plain Python data. Templating hands over subclasses of str, int, list, dict... that carry
+    Ansible's data tags, which error messages would then name (<class '..._AnsibleTaggedList'> cannot be
+    converted to a dict)."""
+    if isinstance(value, dict):
+        return dict((plain(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 def _validator(options):
     key = id(options)
     if key not in _VALIDATORS:
@@ -72,7 +88,7 @@ def read_settings(template_value, variables, options):
     raw = {}
     for name in options:
         if name in variables:
-            raw[name] = template_value(variables[name])
+            raw[name] = plain(template_value(variables[name]))
     endpoint = raw.get(PREFIX + "endpoint_name") or "?"
     result = _validator(options).validate(raw)
     if result.error_messages:

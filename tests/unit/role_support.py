@@ -25,6 +25,11 @@ TEMPLATE = os.path.join(ROLE, "templates", "monitoring_stack.yml.j2")
 OPTIONS = role_options(SPECS)
 DIGEST = code_digest(TEMPLATE, dashboard_code.__file__)
 REGION = "us-east-1"
+# The facts of a serverless endpoint as sagemaker_facts reads them (and Ansible's fact cache keeps them).
+SERVERLESS = {"endpoint_type": "serverless", "multi_model": False, "inference_components": [],
+              "variants": [{"name": "AllTraffic", "instance_type": None, "instance_count": None, "vcpus": None,
+                            "gpus": None, "serverless": {"memory_size_mb": 2048, "max_concurrency": 5,
+                                                         "provisioned_concurrency": 0}}]}
 
 
 def variables(endpoint="churn", region=REGION, **values):

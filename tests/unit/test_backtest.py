@@ -371,7 +371,7 @@ class StubCloudWatch:
 
 
 def run_backtest(monkeypatch, capsys, client, args):
-    from test_modules import run_module
+    from module_runner import run_module
     from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import alarm_backtest
 
     monkeypatch.setattr(alarm_backtest.AnsibleAWSModule, "client", lambda self, *a, **k: client)

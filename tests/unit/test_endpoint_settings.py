@@ -15,13 +15,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import stack_fingerprint
 from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import RenderError
 
-from role_support import DIGEST, bare, settings
+from role_support import DIGEST, SERVERLESS, bare, settings
 
 ENDPOINT = "churn"
-SERVERLESS = {"endpoint_type": "serverless", "multi_model": False, "inference_components": [],
-              "variants": [{"name": "AllTraffic", "instance_type": None, "instance_count": None, "vcpus": None,
-                            "gpus": None, "serverless": {"memory_size_mb": 2048, "max_concurrency": 5,
-                                                         "provisioned_concurrency": 0}}]}
 
 
 def spec(**values):

@@ -5,8 +5,6 @@ but keeps the stacks, their outputs and tags: all that the plan reads.)"""
 import copy
 import json
 
-import pytest
-
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import plan_entry
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import outputs_of
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import iso_time
@@ -14,7 +12,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.modules import monit
 
 from module_runner import run_aws_module
 from moto_support import closed_port_url, instance_variant
-from role_support import DIGEST, bare, described
+from role_support import DIGEST, SERVERLESS, bare, described
 
 OURS = {"managed-by": "mlops.sagemaker_monitoring"}
 STALE = "2020-01-01T00:00:00+00:00"
@@ -192,10 +190,7 @@ def test_an_endpoint_named_only_is_described_once_and_its_facts_returned(moto, c
 
 def test_an_endpoint_named_only_whose_cached_facts_are_current_is_not_described(moto, capsys):
     listed = sagemaker_endpoint(moto)
-    facts = {"endpoint_type": "serverless", "multi_model": False, "inference_components": [], "variants": [
-        {"name": "AllTraffic", "instance_type": None, "instance_count": None, "vcpus": None, "gpus": None,
-         "serverless": {"memory_size_mb": 2048, "max_concurrency": 5, "provisioned_concurrency": 0}}]}
-    cached = described(facts=facts, facts_mark=iso_time(listed["LastModifiedTime"]),
+    cached = described(facts=SERVERLESS, facts_mark=iso_time(listed["LastModifiedTime"]),
                        subscribers=[{"protocol": "email", "endpoint": "a@example.com"}])
     topic = outputs_of(moto.monitoring_stack(cached))["TopicArn"]
     moto.subscribe(topic, "email", "a@example.com")
@@ -252,8 +247,3 @@ def test_the_same_entries_give_the_same_plan(moto, capsys):
     first = plan(capsys, moto, copy.deepcopy(entries))
     assert plan(capsys, moto, entries)["endpoints"] == first["endpoints"]
     assert list(first["endpoints"]) == ["ep0", "ep1", "ep2"]
-
-
-@pytest.fixture(autouse=True)
-def _no_real_aws(moto):
-    """Every test here talks to moto only (the fixture also empties it)."""

@@ -17,12 +17,8 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.action.monitoring_pr
     cached_facts,
 )
 
-from role_support import DIGEST, ROLE, SPECS, TEMPLATE, described
+from role_support import DIGEST, ROLE, SERVERLESS, SPECS, TEMPLATE, described
 
-SERVERLESS = {"endpoint_type": "serverless", "multi_model": False, "inference_components": [],
-              "variants": [{"name": "AllTraffic", "instance_type": None, "instance_count": None, "vcpus": None,
-                            "gpus": None, "serverless": {"memory_size_mb": 2048, "max_concurrency": 5,
-                                                         "provisioned_concurrency": 0}}]}
 MARK = "2025-06-01T10:00:00+00:00"
 
 
@@ -97,6 +93,21 @@ def test_a_wrong_type_fails_the_host_naming_the_endpoint_and_the_variable():
     assert result["failed"] is True and result["endpoint"] == "churn"
     assert result["msg"].startswith("endpoint 'churn': endpoint_monitoring_composite: is of type")
     assert "plan_entry" not in result
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("endpoint_monitoring_metrics", ["ModelLatency"],
+     "endpoint_monitoring_metrics: is of type list and we were unable to convert to dict: <class 'list'> cannot be "
+     "converted to a dict"),
+    ("endpoint_monitoring_endpoint_subscribers", [{"protocol": "email", "endpoint": ["oncall"]}],
+     "endpoint_monitoring_endpoint_subscribers[0].endpoint: must be an email address for protocol email, got list "
+     "['oncall']"),
+])
+def test_messages_name_plain_types_not_ansibles_tagged_ones(variable, value, message):
+    # values read from inventory files come templated as Ansible's tagged subclasses of list, dict, str...
+    result = prepare("churn@us-east-1", dict(DESCRIBED, **{variable: value}))
+    assert result["msg"] == "endpoint 'churn': " + message
+    assert "Tagged" not in result["msg"] and "ansible" not in result["msg"]
 
 
 def test_a_misspelt_variable_fails_the_host_with_a_suggestion():
@@ -192,8 +203,11 @@ def test_the_other_settings_of_an_endpoint_named_only_are_checked_before_any_aws
 
 
 def cache(endpoint="churn", region="us-east-1", facts=SERVERLESS, mark=MARK):
-    return {"ansible_facts": {"endpoint_monitoring__sagemaker_facts": {"endpoint": endpoint, "region": region,
-                                                                 "facts": facts, "last_modified": mark}}}
+    """A host's variables after a former run's set_fact (cacheable) of the facts it read: a fact, and a variable of
+    the same name."""
+    cached = {"endpoint": endpoint, "region": region, "facts": facts, "last_modified": mark}
+    return {"ansible_facts": {"endpoint_monitoring__sagemaker_facts": cached},
+            "endpoint_monitoring__sagemaker_facts": cached}
 
 
 def test_an_endpoint_named_only_is_computed_from_the_facts_a_former_run_cached():
@@ -222,6 +236,8 @@ def test_cached_facts_are_read_only_when_complete():
     assert cached_facts({}, "churn", "us-east-1") == (None, None)
     assert cached_facts({"ansible_facts": {}}, "churn", "us-east-1") == (None, None)
     assert cached_facts(cache(), "churn", "us-east-1") == (SERVERLESS, MARK)
+    assert cached_facts({"endpoint_monitoring__sagemaker_facts": cache()["ansible_facts"][
+        "endpoint_monitoring__sagemaker_facts"]}, "churn", "us-east-1") == (None, None)  # a fact, not any variable
 
 
 # --------------------------------------------------------------------------------------------- removal

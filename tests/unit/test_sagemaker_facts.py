@@ -178,8 +178,10 @@ def test_a_model_is_multi_model_when_any_container_is():
 
 
 def test_components_are_grouped_by_endpoint():
-    listed = [{"EndpointName": "a", "InferenceComponentName": "x"}, {"EndpointName": "b", "InferenceComponentName": "y"},
-              {"EndpointName": "a", "InferenceComponentName": "z"}, {"InferenceComponentName": "orphan"}]
+    listed = [{"EndpointName": "a", "InferenceComponentName": "x"},
+              {"EndpointName": "b", "InferenceComponentName": "y"},
+              {"EndpointName": "a", "InferenceComponentName": "z"},
+              {"InferenceComponentName": "orphan"}]
     assert components_by_endpoint(listed) == {"a": ["x", "z"], "b": ["y"]}
 
 

@@ -240,8 +240,8 @@ def test_usage_and_fleet_endpoints_of_the_hosts_that_did_not_fail():
 
 
 def test_an_endpoint_named_only_is_priced_from_what_the_plan_read():
-    prepared_value = {"changed": False, "endpoint": "ep", "region": "us-east-1", "stack_name": "sagemaker-monitoring-ep",
-                      "state": "present", "facts_source": "sagemaker", "plan_entry": {}}
+    prepared_value = {"changed": False, "endpoint": "ep", "region": "us-east-1", "state": "present",
+                      "stack_name": "sagemaker-monitoring-ep", "facts_source": "sagemaker", "plan_entry": {}}
     value = described("ep", dashboard="fleet")
     plan = {"ep": planned("changed", "create", ["+ stack sagemaker-monitoring-ep"],
                           **dict((k, value[k]) for k in ("spec", "stack", "fingerprint", "usage", "fleet_entry")))}
