@@ -71,8 +71,8 @@ def cached_facts(task_vars, endpoint, region):
     """The facts of the endpoint a former run read from SageMaker (Ansible's fact cache), and the endpoint's
     LastModifiedTime they were read at; (None, None) when there are none for this endpoint and region."""
     cached = (task_vars.get("ansible_facts") or {}).get(FACTS_NAME)
-    if (isinstance(cached, dict) and cached.get("endpoint") == endpoint and cached.get("region") == region
-            and isinstance(cached.get("facts"), dict) and cached.get("last_modified")):
+    same_endpoint = isinstance(cached, dict) and cached.get("endpoint") == endpoint and cached.get("region") == region
+    if same_endpoint and isinstance(cached.get("facts"), dict) and cached.get("last_modified"):
         return cached["facts"], cached["last_modified"]
     return None, None
 
@@ -93,8 +93,8 @@ class ActionModule(ActionBase):
         aws_defaults = self._aws_group_defaults()
         for arg, setting in CONNECTION_DEFAULTS.items():
             if not settings.get(PREFIX + setting):
-                settings[PREFIX + setting] = (args.get(arg) or aws_defaults.get(arg)
-                                              or (_environment_region() if arg == "region" else ""))
+                settings[PREFIX + setting] = args.get(arg) or aws_defaults.get(arg) or (
+                    _environment_region() if arg == "region" else "")
         endpoint = settings[PREFIX + "endpoint_name"]
         region = settings[PREFIX + "region"]
         result.update(changed=False, endpoint=endpoint, region=region,

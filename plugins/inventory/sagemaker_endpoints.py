@@ -52,7 +52,7 @@ notes:
     sagemaker:DescribeModel, sagemaker:ListTags, sagemaker:ListInferenceComponents; and ec2:DescribeRegions when
     O(regions) is empty."
 author:
-  - mlops.sagemaker_monitoring contributors
+  - mlops.sagemaker_monitoring contributors (@example)
 extends_documentation_fragment:
   - inventory_cache
   - constructed
@@ -282,8 +282,8 @@ class InventoryModule(AWSInventoryBase):
                 cached = self._cache[self.get_cache_key(path)]
             except KeyError:
                 cached = None
-            if (isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and cached.get("query") == query
-                    and isinstance(cached.get("endpoints"), list)):
+            same_query = isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and cached.get("query") == query
+            if same_query and isinstance(cached.get("endpoints"), list):
                 endpoints = cached["endpoints"]
 
         if endpoints is None:
@@ -313,9 +313,8 @@ class InventoryModule(AWSInventoryBase):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
             self.fail_aws("Failed to list SageMaker endpoints in %s" % region, exception=e)
 
-        selected = sorted((s for s in summaries
-                           if name_matches(s["EndpointName"], query["name_patterns"])
-                           and status_matches(s.get("EndpointStatus"), query["statuses"])),
+        named = [s for s in summaries if name_matches(s["EndpointName"], query["name_patterns"])]
+        selected = sorted((s for s in named if status_matches(s.get("EndpointStatus"), query["statuses"])),
                           key=lambda s: s["EndpointName"])
         found = []
         models = {}  # model name -> multi-model, once per region

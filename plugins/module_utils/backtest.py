@@ -645,7 +645,7 @@ def summary_line(result, percentile=99, margin=0.2):
     line = "%s: fired %s in %s" % (name, times, window)
     if result["fired"]:
         line += " (%s in ALARM, longest %s)" % (format_duration(result["alarm_seconds"]),
-                                               format_duration(result["longest_seconds"]))
+                                                format_duration(result["longest_seconds"]))
     line += "; %s %s" % (symbol, shown)
     if result["suggested_threshold"] is not None:
         tail = "p%s" % format_number(percentile if symbol.startswith(">") else 100 - percentile)

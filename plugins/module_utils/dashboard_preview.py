@@ -850,9 +850,9 @@ def render_html(body, png_name, path=None, title=None, note=None, series=None, s
     out.append("<tr><th>#</th><th>type</th><th>title</th><th>grid x, y, width, height</th><th>content</th></tr>")
     for rect, widget in zip(rects, body["widgets"]):
         details = _widget_details(rect["index"], widget, series, states)
-        out.append('<tr id="widget-%d"><td>%d</td><td>%s</td><td>%s</td><td>%d, %d, %d, %d</td><td><ul>%s</ul></td></tr>'
-                   % ((rect["index"], rect["index"], esc(rect["type"]), esc(rect["title"])) + tuple(rect["grid"])
-                      + ("".join("<li>%s</li>" % esc(item) for item in details),)))
+        cells = (rect["index"], rect["index"], esc(rect["type"]), esc(rect["title"])) + tuple(rect["grid"])
+        cells += ("".join("<li>%s</li>" % esc(item) for item in details),)
+        out.append('<tr id="widget-%d"><td>%d</td><td>%s</td><td>%s</td><td>%d, %d, %d, %d</td><td><ul>%s</ul></td></tr>' % cells)
     out.append("</table>")
     out.append("</body>")
     out.append("</html>")

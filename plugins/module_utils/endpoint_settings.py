@@ -138,8 +138,8 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
         "discover": needs_facts(settings),
         "facts_mark": facts_mark,
         "fingerprint": fingerprint_value,
-        "subscribers": [{"protocol": s["protocol"], "endpoint": s["endpoint"]} for s in (spec or {}).get("subscribers")
-                        or []],
+        "subscribers": [{"protocol": s["protocol"], "endpoint": s["endpoint"]}
+                        for s in (spec or {}).get("subscribers") or []],
     }
     if entry["discover"] and settings[PREFIX + "state"] == "present":
         entry["settings"] = settings

@@ -30,15 +30,15 @@ MANAGED_BY_TAG = "managed-by"
 ENDPOINT_TAG = "sagemaker-endpoint"
 
 # SageMaker's own pattern for endpoint and variant names.
-SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-HTTPS_URL = re.compile(r"^https://[^/\s:]+(:\d+)?(/\S*)?$")
-SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9_-]{1,80}(\.fifo)?$")
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
+STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}\Z")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d\Z")
+PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)\Z")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+\Z")
+HTTPS_URL = re.compile(r"^https://[^/\s:]+(:\d+)?(/\S*)?\Z")
+SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9_-]{1,80}(\.fifo)?\Z")
 LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?$"
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?\Z"
 )
 SUBSCRIBER_CHECKS = {
     "email": (EMAIL, "an email address"),
@@ -236,8 +236,7 @@ def _resolve_alarm(check, metric, settings):
                       % metric.name)
         return None
     comparison = catalog.COMPARISON_ALIASES.get(values["comparison"], values["comparison"])
-    if (metric.scale == catalog.SCALE_ERROR_RATE and not values["raw"]
-            and not fields["statistic"].startswith("default")):
+    if metric.scale == catalog.SCALE_ERROR_RATE and not values["raw"] and not fields["statistic"].startswith("default"):
         check.add(fields["statistic"], "an error-rate alarm divides the Sum of errors by the Sum of invocations; "
                   "to alarm on a statistic of %s itself, set raw: true" % metric.name)
     if fields["datapoints_to_alarm"].startswith("default") and not fields["evaluation_periods"].startswith("default"):
@@ -258,8 +257,8 @@ def _resolve_alarm(check, metric, settings):
     if values["anomaly_band"] is not None and not metric.anomaly:
         check.add(fields["anomaly_band"], "anomaly-detection alarms are offered for %s only" % ", ".join(
             m.name for m in catalog.METRICS.values() if m.anomaly))
-    if (values["min_invocations"] is not None and not fields["min_invocations"].startswith("default")
-            and (metric.scale != catalog.SCALE_ERROR_RATE or values["raw"])):
+    set_for_metric = values["min_invocations"] is not None and not fields["min_invocations"].startswith("default")
+    if set_for_metric and (metric.scale != catalog.SCALE_ERROR_RATE or values["raw"]):
         check.add(fields["min_invocations"], "only applies to error-rate alarms (Invocation4XXErrors, "
                   "Invocation5XXErrors without raw: true)")
     why_not = _can_fire(metric, values["statistic"], comparison, values["threshold"], raw=values["raw"])
@@ -556,7 +555,7 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     type_known = endpoint_type in catalog.ENDPOINT_TYPES
     if not type_known:
         check.add("endpoint_type", "must be one of %s, got %s" % (", ".join(catalog.ENDPOINT_TYPES),
-                                                                 _describe(endpoint_type)))
+                                                                  _describe(endpoint_type)))
         endpoint_type = "realtime"
     if not isinstance(multi_model, bool):
         check.add("multi_model", "must be true or false, got %s" % _describe(multi_model))

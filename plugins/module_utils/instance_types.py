@@ -99,4 +99,3 @@ def instance_counts(instance_type):
 # Inferentia and Trainium devices are not GPUs: SageMaker publishes no GPUUtilization or
 # GPUMemoryUtilization for them, so alarms on those would never leave INSUFFICIENT_DATA.
 NEURON_FAMILIES = ("inf1", "inf2", "trn1")
-

@@ -154,9 +154,8 @@ def plan_stack(stack_name, stack, deployed_template, desired_template, desired_t
         return {"action": "create", "changes": ["+ stack %s" % stack_name] + diff_templates(None, desired_template)}
     recreate = guard(stack_name, stack, state)
     if state == "absent":
-        return {"action": "delete", "changes": ["- stack %s and everything in it: %s" % (
-            stack_name, ", ".join(_label(k, r) for k, r in (deployed_template or {}).get("Resources", {}).items())
-            or "no resources")]}
+        contents = ", ".join(_label(k, r) for k, r in (deployed_template or {}).get("Resources", {}).items())
+        return {"action": "delete", "changes": ["- stack %s and everything in it: %s" % (stack_name, contents or "no resources")]}
     if recreate:
         return {"action": "recreate",
                 "changes": ["! stack %s is %s after a failed creation: it holds nothing and is created again"

@@ -15,7 +15,7 @@ RAW_DELIVERY_PROTOCOLS = ("sqs", "https")
 def _key(protocol, endpoint):
     # SNS compares email addresses without regard to case of the domain; keep the rest exact.
     if protocol == "email" and "@" in endpoint:
-        local, _, domain = endpoint.rpartition("@")
+        local, dummy, domain = endpoint.rpartition("@")
         endpoint = "%s@%s" % (local, domain.lower())
     return (protocol, endpoint)
 
@@ -23,7 +23,7 @@ def _key(protocol, endpoint):
 def redact(protocol, endpoint):
     """Webhook URLs often carry tokens in their path or query: show only scheme and host."""
     if protocol in ("http", "https"):
-        scheme, _, rest = endpoint.partition("://")
+        scheme, dummy, rest = endpoint.partition("://")
         host = rest.split("/", 1)[0].split("?", 1)[0]
         host = host.rpartition("@")[2]  # user:password@ is a secret too
         return "%s://%s/..." % (scheme, host) if rest != host else "%s://%s" % (scheme, host)

@@ -39,7 +39,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - mlops.sagemaker_monitoring contributors
+  - mlops.sagemaker_monitoring contributors (@example)
 """
 
 EXAMPLES = r"""
@@ -216,7 +216,7 @@ class Plan:
         says the endpoint changed since they were last read."""
         wanted = [e for e in group if e["state"] == "present" and e.get("discover")]
         if not wanted:
-            return [e for e in group]
+            return list(group)
         ready = [e for e in group if not (e["state"] == "present" and e.get("discover"))]
         try:
             known = listings.endpoints()

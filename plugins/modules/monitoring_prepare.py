@@ -86,7 +86,7 @@ attributes:
     description: Makes no change, in check mode or not.
     support: full
 author:
-  - mlops.sagemaker_monitoring contributors
+  - mlops.sagemaker_monitoring contributors (@example)
 """
 
 EXAMPLES = r"""
@@ -110,7 +110,7 @@ stack:
   description: The settings that reach the stack but not the spec (dashboard mode, topic key, stack policy, role).
   type: dict
   returned: when the endpoint's facts are known
-fingerprint: {description: What the stack is applied from, in 16 hex digits., type: str, returned: when the facts are known}
+fingerprint: {description: 'What the stack is applied from, in 16 hex digits.', type: str, returned: when the facts are known}
 usage: {description: What the endpoint's monitoring is billed for., type: dict, returned: when the facts are known}
 fleet_entry:
   description: The endpoint's section of a fleet dashboard, for endpoints in fleet or both dashboard mode.

@@ -71,7 +71,7 @@ options:
     description: SNS topic named in the header.
     type: str
 author:
-  - mlops.sagemaker_monitoring contributors
+  - mlops.sagemaker_monitoring contributors (@example)
 """
 
 EXAMPLES = r"""

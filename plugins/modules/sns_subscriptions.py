@@ -55,7 +55,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - mlops.sagemaker_monitoring contributors
+  - mlops.sagemaker_monitoring contributors (@example)
 """
 
 EXAMPLES = r"""

@@ -53,8 +53,7 @@ def role_options(argument_specs_path, entry_point="main"):
 def unknown_variables(names, options):
     """endpoint_monitoring_* variables the role does not read: misspellings, sorted. (The role's own results are
     registered as endpoint_monitoring__*, never a user's setting.)"""
-    return sorted(n for n in names if n.startswith(PREFIX) and not n.startswith(PREFIX + "_")
-                  and n not in options)
+    return sorted(n for n in names if n.startswith(PREFIX) and not n.startswith(PREFIX + "_") and n not in options)
 
 
 def plain(value):

@@ -1,9 +1,11 @@
 """The dashboard_preview module against LocalStack: real metric data (GetMetricData) and alarm states (DescribeAlarms),
-synthetic data for the lines without any, and no change on a second run."""
+synthetic data for the lines without any, and no change on a second run; and the preview playbook, which computes
+each endpoint's dashboard with the role's render.yml."""
 
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REGION, ROOT, RECAP, ansible_env, unique
+from conftest import REGION, ROOT, RECAP, ansible_env, run_playbook, template_of, unique
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +134,66 @@ def test_preview_from_cloudwatch_draws_real_data_and_alarm_states_and_is_idempot
     assert os.stat(png).st_mtime_ns == before
     rc, changed, output = run(playbook, localstack, "--check")
     assert rc == 0 and changed == 0, output
+
+
+def test_preview_playbook_draws_the_dashboards_a_run_deploys_from_the_facts_it_cached(localstack, moto, inventory,
+                                                                                       tmp_path, request):
+    """playbooks/preview_dashboards.yml (the role's render.yml, no AWS call to compute anything) with CloudWatch as
+    the source: an endpoint the inventory describes is drawn with its real data and its deployed alarms' states; an
+    endpoint the inventory names only is refused until a monitoring run has read it from SageMaker (moto), then
+    drawn from the facts that run kept in Ansible's fact cache (a GPU instance: GPU graphs)."""
+    described = inventory.add("fleet", unique("drawn"))
+    named = inventory.add("fleet", unique("named"), endpoint_monitoring_variants=[],
+                          endpoint_monitoring_instance_type="")
+    # moto lacks ListInferenceComponents (an HTML 500): one retry, then the run warns and takes none.
+    inventory.group_vars("all", {"endpoint_monitoring_aws_config": {"retries": {"mode": "standard", "max_attempts": 2}}})
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_model(ModelName=named, ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+                           PrimaryContainer={"Image": "123456789012.dkr.ecr.%s.amazonaws.com/x:1" % REGION})
+    sagemaker.create_endpoint_config(EndpointConfigName=named, ProductionVariants=[{
+        "VariantName": VARIANT, "ModelName": named, "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 1}])
+    sagemaker.create_endpoint(EndpointName=named, EndpointConfigName=named)
+    env = ansible_env(localstack, sagemaker=moto, fact_cache=str(tmp_path / "facts"))
+    # Not under pytest's directory: results hide the local servers' credential ("test"), paths included.
+    dest = tempfile.mkdtemp(prefix="preview-")
+    request.addfinalizer(lambda: shutil.rmtree(dest, ignore_errors=True))
+
+    def preview():
+        return run_playbook(localstack, inventory, "preview_dashboards.yml", "-e", "preview_source=cloudwatch",
+                            "-e", "preview_dir=%s" % dest, env=env)
+
+    refused = preview()
+    assert refused.rc != 0 and refused.failed(named) == 1 and refused.failed(described) == 0, refused.output
+    assert ('endpoint "%s": endpoint_monitoring_variants: the inventory does not say what the endpoint is, and no '
+            'monitoring run has read it from SageMaker yet' % named) in " ".join(refused.output.split())
+    assert sorted(os.listdir(dest)) == [described + ".html", described + ".png"]
+
+    monitored = run_playbook(localstack, inventory, env=env)
+    assert monitored.rc == 0, monitored.output
+    latency_alarm = "%s-%s-ModelLatency" % (described, VARIANT)
+    cloudwatch = localstack.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+        {"MetricName": "ModelLatency", "Value": value, "Unit": "Microseconds",
+         "Dimensions": [{"Name": "EndpointName", "Value": described}, {"Name": "VariantName", "Value": VARIANT}],
+         "Timestamp": now - datetime.timedelta(minutes=10 * (len(LATENCIES) - i))} for i, value in enumerate(LATENCIES)])
+    cloudwatch.set_alarm_state(AlarmName=latency_alarm, StateValue="ALARM", StateReason="preview test")
+
+    drawn = preview()
+    assert drawn.rc == 0, drawn.output
+    pages = {}
+    for endpoint in (described, named):
+        with open(os.path.join(dest, endpoint + ".png"), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        with open(os.path.join(dest, endpoint + ".html"), encoding="utf-8") as f:
+            pages[endpoint] = f.read()
+    assert "ModelLatency (Average) (EndpointName=%s, VariantName=%s) - %d datapoints" % (
+        described, VARIANT, len(LATENCIES)) in pages[described]
+    assert "%s: ALARM" % latency_alarm in pages[described]
+    # the dashboard drawn is the one deployed: as many widgets as the stack's dashboard
+    body = template_of(localstack.client("cloudformation"), "sagemaker-monitoring-" + described)["Resources"][
+        "Dashboard"]["Properties"]["DashboardBody"]
+    widgets = len(json.loads(body["Fn::Sub"] if isinstance(body, dict) else body)["widgets"])
+    assert re.search(r"%s\.png \(%d widgets," % (re.escape(described), widgets), " ".join(drawn.output.split())), \
+        drawn.output
+    assert "GPUUtilization" in pages[named] and "GPUUtilization" not in pages[described]

@@ -15,6 +15,7 @@ import yaml
 from conftest import ROOT, ansible_env
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.inventory import sagemaker_endpoints
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import sagemaker_facts
 
 pytestmark = pytest.mark.integration
 
@@ -287,10 +288,12 @@ def test_deleted_endpoint_config_and_model_are_warnings_not_failures(fleet, moto
         {"name": "AllTraffic", "instance_type": None, "instance_count": 3, "vcpus": None, "gpus": None,
          "serverless": None}]
     assert result.hostvars[no_config]["endpoint_monitoring_endpoint_type"] == "realtime"
-    assert "Endpoint configuration %s-config of SageMaker endpoint %s" % (no_config, no_config) in result.stderr
+    assert "Endpoint configuration %s-config of SageMaker endpoint %s no longer exists" % (
+        no_config, no_config) in result.stderr
     assert result.hostvars[no_model]["endpoint_monitoring_multi_model"] is False
     assert result.hostvars[no_model]["endpoint_monitoring_variants"][0]["instance_type"] == "ml.m5.large"
-    assert "Model %s of SageMaker endpoint %s in %s no longer exists" % (model, no_model, WEST) in result.stderr
+    assert "Model %s of SageMaker endpoint %s no longer exists: taken as single-model (region %s)" % (
+        model, no_model, WEST) in result.stderr
 
 
 # --- filters ---------------------------------------------------------------------------------------------
@@ -453,11 +456,11 @@ def test_without_cache_every_run_asks_aws(fleet, moto, tmp_path):
 def test_list_endpoints_follows_pages(fleet):
     client = fleet.clients[EAST]
     assert client.list_endpoints(MaxResults=2).get("NextToken")  # more than one page at this size
-    paged = sagemaker_endpoints._list_endpoints(client, page_size=2)
+    paged = sagemaker_facts.list_endpoints(client, page_size=2)
     names = [e["EndpointName"] for e in paged]
     assert len(names) == len(set(names))
     assert set(fleet.name(n) for n in ("cpu", "gpu", "serverless", "async", "mme", "shared")) <= set(names)
-    assert sorted(names) == sorted(e["EndpointName"] for e in sagemaker_endpoints._list_endpoints(client))
+    assert sorted(names) == sorted(e["EndpointName"] for e in sagemaker_facts.list_endpoints(client))
 
 
 # --- the playbooks run on it ---------------------------------------------------------------------------------

@@ -13,9 +13,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 COLLECTION = "mlops.sagemaker_monitoring"
 REGION = "us-east-1"
-MODULES = sorted(os.path.splitext(os.path.basename(path))[0]
-                 for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
-                 if not os.path.basename(path).startswith("_"))
+
+
+def plugins(kind):
+    return sorted(os.path.splitext(os.path.basename(path))[0]
+                  for path in glob.glob(os.path.join(ROOT, "plugins", kind, "*.py"))
+                  if not os.path.basename(path).startswith("_"))
+
+
+MODULES = plugins("modules")
+FILTERS = plugins("filter")
 
 pytestmark = pytest.mark.integration
 
@@ -82,9 +89,32 @@ def write_inventory(path):
     return path
 
 
-def render(inventory, render_dir):
-    result = run([tool("ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", "render_templates.yml"),
-                  "-e", "render_dir=%s" % render_dir], AWS_REGION=REGION)
+# What SageMaker says of the example inventory's endpoints that it lists by name only (as scripts/demo.py creates
+# them): rendering needs no AWS call, so these come from a second inventory source instead of SageMaker.
+EXAMPLE_FACTS = {
+    "product-recs": {"endpoint_monitoring_variants": [{"name": "AllTraffic", "instance_type": "ml.c5.2xlarge"}]},
+    "fraud-scoring": {"endpoint_monitoring_variants": [{"name": "AllTraffic", "instance_type": "ml.g4dn.xlarge"}]},
+}
+NAMED_ONLY = sorted(EXAMPLE_FACTS)
+
+
+def write_example_facts(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "hosts.yml"), "w") as f:
+        yaml.safe_dump({"all": {"hosts": EXAMPLE_FACTS}}, f, sort_keys=False)
+    return path
+
+
+def render_command(inventories, render_dir):
+    command = [tool("ansible-playbook")]
+    for inventory in inventories:
+        command += ["-i", inventory]
+    return command + [os.path.join(ROOT, "playbooks", "render_templates.yml"), "-e", "render_dir=%s" % render_dir]
+
+
+def render(render_dir, fact_cache, *inventories):
+    # A fact cache of the test's own: facts a monitoring run of this checkout cached (make demo) do not count.
+    result = run(render_command(inventories, render_dir), AWS_REGION=REGION, ANSIBLE_CACHE_PLUGIN_CONNECTION=fact_cache)
     assert result.returncode == 0, result.stdout
     return result
 
@@ -103,9 +133,24 @@ def alarms_of(template):
 def rendered(tmp_path_factory):
     """Templates of the example inventory and of the three-variant inventory, in one directory."""
     render_dir = str(tmp_path_factory.mktemp("rendered"))
-    render(os.path.join(ROOT, "examples", "inventory"), render_dir)
-    render(write_inventory(str(tmp_path_factory.mktemp("inventory") / "three-variants")), render_dir)
+    fact_cache = str(tmp_path_factory.mktemp("fact-cache"))
+    render(render_dir, fact_cache, os.path.join(ROOT, "examples", "inventory"),
+           write_example_facts(str(tmp_path_factory.mktemp("inventory") / "example-facts")))
+    render(render_dir, fact_cache, write_inventory(str(tmp_path_factory.mktemp("inventory") / "three-variants")))
     return render_dir
+
+
+def test_render_refuses_endpoints_only_sagemaker_can_describe(tmp_path):
+    """The example inventory alone: two endpoints are names only, and rendering calls no AWS (no fact cache
+    either), so those two fail with a message naming them; the endpoint the inventory describes is rendered."""
+    render_dir = str(tmp_path / "rendered")
+    result = run(render_command([os.path.join(ROOT, "examples", "inventory")], render_dir), AWS_REGION=REGION,
+                 ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "empty-fact-cache"))
+    assert result.returncode != 0, result.stdout
+    for endpoint in NAMED_ONLY:
+        assert ("endpoint \"%s\": endpoint_monitoring_variants: the inventory does not say what the endpoint is"
+                % endpoint) in " ".join(result.stdout.split()), result.stdout
+    assert os.listdir(render_dir) == ["sagemaker-monitoring-similar-items.json"]
 
 
 def test_render_writes_one_template_per_endpoint(rendered):
@@ -155,13 +200,17 @@ def test_rendered_templates_pass_cfn_lint(rendered):
 
 def test_modules_are_found():
     # Guard for the parametrisation below: it lists plugins/modules itself, so new modules are covered too.
-    assert set(MODULES) >= {"monitoring_spec", "monitoring_stack_plan", "sagemaker_dashboard", "sns_subscriptions",
-                            "dashboard_preview"}
+    assert set(MODULES) >= {"monitoring_prepare", "monitoring_plan", "monitoring_stack_diff", "monitoring_prune",
+                            "fleet_dashboards", "sagemaker_dashboard", "sns_subscriptions", "dashboard_preview",
+                            "alarm_backtest"}
+    assert FILTERS == ["monitoring_cost", "monitoring_results", "rollout_summary"]
+    # the engine the role replaced is gone
+    assert not set(MODULES) & {"monitoring_fleet", "monitor_fleet", "monitoring_spec", "monitoring_stack_plan",
+                               "monitoring_result", "render_monitoring"}
 
 
-@pytest.mark.parametrize("plugin_type,name", [("module", m) for m in MODULES]
-                         + [("filter", "rollout_summary"), ("filter", "monitoring_cost"),
-                                                            ("role", "endpoint_monitoring")])
+@pytest.mark.parametrize("plugin_type,name", [("module", m) for m in MODULES] + [("filter", f) for f in FILTERS]
+                         + [("role", "endpoint_monitoring")])
 def test_ansible_doc_renders(plugin_type, name):
     fqcn = "%s.%s" % (COLLECTION, name)
     result = run([tool("ansible-doc"), "-t", plugin_type, fqcn], timeout=120)

@@ -4,10 +4,10 @@
    which start sessions of their own) half-way through its CreateStack calls, or while it waits for its stacks,
    converges on the next run: every stack complete, every alarm and subscription there exactly once, and the run
    after that writes nothing;
-2. two runs started at the same moment on the same new fleet, in each of the two ways they can meet (both plan the
-   creates; one lists while the other's creations are in progress): each succeeds or fails an endpoint with a
-   message naming it and saying why; nothing is duplicated, the next run converges and the one after writes
-   nothing;
+2. two runs started at the same moment on the same new fleet, in each of the two ways they can meet (both find no
+   stack and ask to create it; one lists while the other's creations are in progress): each succeeds or fails an
+   endpoint, and says so on the endpoint's summary line with a message naming the stack and saying why; nothing
+   is duplicated, the next run converges and the one after writes nothing;
 3. AWX/AAP job slicing: two halves of an inventory run in parallel with ``--limit``, each writes only to the
    stacks and topics of its own half, and a full run afterwards writes nothing;
 4. one inventory, two regions (``endpoint_monitoring_region`` per group): stacks, alarms and topics land in their
@@ -17,6 +17,7 @@ ansible-playbook's AWS calls go through a recording proxy (tests/support/aws_pro
 made can be read back by operation, region and stack name; the tests' own boto3 calls go straight to LocalStack.
 """
 
+import json
 import os
 import re
 import signal
@@ -41,6 +42,7 @@ ACCOUNT = "000000000000"  # LocalStack's
 CPU_METRICS = ("InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency",
                "OverheadLatency", "CPUUtilization", "MemoryUtilization", "DiskUtilization")
 STACK_WRITES = ("CreateStack", "UpdateStack", "DeleteStack")
+FATAL = re.compile(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})\s*$", re.M)
 PLAYBOOK_TIMEOUT = 240  # seconds; a run of these small fleets takes 5-15 s
 SETTLE_TIMEOUT = 120  # seconds for stacks left in progress by a killed or competing run to settle
 
@@ -294,6 +296,16 @@ def answered(proxy, operation):
     return [c for c in proxy.snapshot() if c.operation == operation and c.status == 200]
 
 
+def endpoint_outcomes(run):
+    """{host: (status, message)} from the run's summary (FAILED     ep: message, changed    ep: ...). A run in which
+    every endpoint failed has no host left for the summary task: then each endpoint's failure as printed (with
+    ANSIBLE_CALLBACK_RESULT_FORMAT=json, one line of JSON each)."""
+    summary = run.summary()
+    if summary or "PLAY RECAP" not in run.output or [h for h in run.recap if not run.failed(h)]:
+        return summary
+    return dict((m.group(1), ("FAILED", json.loads(m.group(2)).get("msg", ""))) for m in FATAL.finditer(run.output))
+
+
 def json_env(env):
     env = dict(env)
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"  # failures are printed as they were returned
@@ -465,7 +477,7 @@ def assert_each_endpoint_succeeded_or_was_named(outcome, endpoints, says):
     report = race_report(outcome)
     for result, _calls in outcome:
         assert sorted(result.recap) == sorted(endpoints), report
-        summary = result.summary()
+        summary = endpoint_outcomes(result)
         assert sorted(summary) == sorted(endpoints), report
         failed = [h for h in endpoints if result.failed(h)]
         assert result.rc == (2 if failed else 0), report

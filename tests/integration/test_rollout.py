@@ -132,6 +132,7 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
 
     second = run_playbook(localstack, inventory)
     assert second.rc == 0, second.output
+    assert sorted(second.recap) == sorted(names.values()), second.output  # unchanged endpoints are listed too
     for host in names.values():
         assert second.changed(host) == 0, second.output
     assert "endpoints: 3; unchanged 3" in second.output

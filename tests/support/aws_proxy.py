@@ -27,6 +27,12 @@ gets the same decision whatever the threads do; the kinds take turns, so any fiv
     reset     the connection is reset (TCP RST) after the request was read, without an answer
     delay     the call is forwarded and answered correctly after a pause (``delay``, 1-2 s by default)
 
+Two more kinds, not drawn unless asked for (``kinds=``): what a load balancer or proxy in front of an AWS endpoint
+answers when the service behind it fails, a bare error page without an AWS error code or request id:
+
+    html500   HTTP 500 with an HTML page (text/html)
+    html503   HTTP 503 with an HTML page (text/html)
+
 A faulted call other than ``delay`` never reaches the upstream server: like a throttled call on AWS, it
 has no effect there. Only loopback addresses are served or forwarded to.
 
@@ -60,6 +66,8 @@ import xml.etree.ElementTree as ElementTree
 
 HOST = "127.0.0.1"
 FAULT_KINDS = ("throttle", "500", "503", "reset", "delay")
+# Bare error pages: no AWS error code, no request id (what sits in front of a service answers them).
+PAGE_KINDS = {"html500": (500, "Internal Server Error"), "html503": (503, "Service Temporarily Unavailable")}
 READ_PREFIXES = ("Describe", "Get", "List")
 # Headers that belong to one hop, not to the request or answer itself.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
@@ -279,6 +287,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, headers, data = error_response(call.fault, call, self.headers)
             self._answer(call, status, headers.items(), data)
             return
+        if call.fault in PAGE_KINDS:
+            status, reason = PAGE_KINDS[call.fault]
+            page = "<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>" % (
+                status, reason, status, reason)
+            self._answer(call, status, [("Content-Type", "text/html")], page.encode(), reason)
+            return
         clock = proxy.stack_clock
         refusal = clock.refusal(call) if clock is not None else None
         if refusal:
@@ -339,9 +353,9 @@ class AwsProxy:
         split = urllib.parse.urlsplit(upstream)
         if split.scheme != "http" or split.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the proxy forwards only to a loopback http URL, not %r" % upstream)
-        unknown = set(kinds) - set(FAULT_KINDS)
+        unknown = set(kinds) - set(FAULT_KINDS) - set(PAGE_KINDS)
         if unknown or not kinds:
-            raise ValueError("fault kinds must be some of %s" % ", ".join(FAULT_KINDS))
+            raise ValueError("fault kinds must be some of %s" % ", ".join(FAULT_KINDS + tuple(PAGE_KINDS)))
         if not 0 <= fault_rate <= 1:
             raise ValueError("fault_rate is a share between 0 and 1")
         self.upstream = upstream

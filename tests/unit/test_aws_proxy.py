@@ -95,6 +95,25 @@ def test_server_errors(moto_url, kind, status, code, service):
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
 
 
+@pytest.mark.parametrize("kind, status", [("html500", 500), ("html503", 503)])
+@pytest.mark.parametrize("service", ["cloudformation", "cloudwatch", "sagemaker", "sns"])
+def test_bare_error_pages_have_no_aws_error_code_and_standard_retries_get_through(moto_url, kind, status, service):
+    calls = {"cloudformation": lambda c: c.describe_stacks(), "cloudwatch": lambda c: c.describe_alarms(),
+             "sagemaker": lambda c: c.list_endpoints(), "sns": lambda c: c.list_topics()}
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=[kind]) as proxy:
+        with pytest.raises(ClientError) as raised:
+            calls[service](client(service, proxy.url))
+        # botocore makes the status its code: nothing a retry decorator matching AWS error codes knows
+        assert raised.value.response["Error"]["Code"] == str(status)
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+        assert proxy.snapshot()[0].fault == kind
+    # every other call a bare page: botocore's standard mode retries on the status alone
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=[kind],
+                            fault_filter=lambda call: call.index % 2) as proxy:
+        calls[service](client(service, proxy.url, Config(retries={"max_attempts": 3, "mode": "standard"})))
+        assert [c.status for c in proxy.snapshot()] == [status, 200]
+
+
 def test_cbor_error_body_reads_as_throttling():
     from botocore.parsers import RpcV2CBORParser
 
