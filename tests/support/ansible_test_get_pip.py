@@ -1,4 +1,5 @@
-"""Stand-in for the get-pip script with which ansible-test bootstraps pip, for machines that reach only the package index.
+"""Stand-in for the get-pip script with which ansible-test bootstraps pip, for machines that reach only the package
+index.
 
 ansible-test creates each sanity test's virtual environment without pip, then runs the get-pip script of the pip
 version it wants there (``get_pip.py --disable-pip-version-check pip==24.2 --no-setuptools --no-wheel``). It
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import types
 
-MARKER = "Stand-in for the get-pip script with which ansible-test bootstraps pip"
+MARKER = "Stand-in for the get-pip script with which ansible-test bootstraps pip"  # how a cached copy is known
 GET_PIP_ONLY = ("--no-setuptools", "--no-wheel", "--no-pip")
 
 
@@ -36,7 +37,8 @@ def bootstrap(argv):
                            stderr=subprocess.STDOUT, universal_newlines=True)
     if quiet.returncode:
         sys.exit("ensurepip failed:\n" + quiet.stdout)
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + [a for a in argv if a not in GET_PIP_ONLY])
+    arguments = [a for a in argv if a not in GET_PIP_ONLY]
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + arguments)
     # ensurepip of Python < 3.12 brings setuptools along; get-pip leaves it out when told to.
     unwanted = [name for name in ("setuptools", "wheel")
                 if "--no-" + name in argv and not before[name] and installed(name)]
