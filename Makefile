@@ -7,7 +7,7 @@ LS_VENV := .venv-localstack
 IMPORTER_VENV := .venv-importer
 COLLECTION_LINK := .collections/ansible_collections/mlops/sagemaker_monitoring
 
-.PHONY: setup sanity-setup demo test test-unit lint build clean
+.PHONY: setup sanity-setup sanity demo test test-unit lint build clean
 
 setup: $(VENV)/.installed $(LS_VENV)/.installed $(IMPORTER_VENV)/.installed $(COLLECTION_LINK)
 
@@ -53,6 +53,11 @@ test-unit: setup
 
 lint: setup
 	$(VENV)/bin/python -m pytest tests/integration/test_lint.py
+
+# What Galaxy, Automation Hub and certification check (also part of `make test`): ansible-test sanity on Python 3.11,
+# 3.12 and 3.13, and galaxy-importer, both on the built tarball.
+sanity: setup sanity-setup
+	$(VENV)/bin/python -m pytest tests/integration/test_sanity.py tests/integration/test_galaxy_importer.py
 
 build: setup
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path dist .
