@@ -919,11 +919,12 @@ def _busy_line(extra):
     cpus = float(extra["machine"]["cpus"] or 1)
     busy = []
     for system, phases in extra["systems"].items():
-        other = sum(r.get("other_cpu_s", 0) for r in phases.values())
-        wall = sum(r["wall_s"] for r in phases.values()) or 1.0
-        busy.append("%s %.0f%%" % (LABELS[system], 100.0 * other / (wall * cpus)))
-    return ("Other processes on the machine (not this benchmark) used this share of its %d CPUs during the runs: "
-            "%s. Timings taken on a busy machine are longer and noisier." % (cpus, ", ".join(busy)))
+        busy.append("%s %s" % (LABELS[system], " / ".join(
+            "%.0f%%" % (100.0 * r.get("other_cpu_s", 0) / ((r["wall_s"] or 1.0) * cpus)) for r in phases.values())))
+    return ("Other processes on the machine (not this benchmark) used this share of its %d CPUs during each phase "
+            "(%s): %s. Timings taken on a busy machine are longer and noisier." % (
+                cpus, " / ".join(p.replace("_", " ").replace("noop", "no change")
+                                 for p in next(iter(extra["systems"].values()))), "; ".join(busy)))
 
 
 def markdown(results):
@@ -948,7 +949,12 @@ def markdown(results):
     if "collection" in results["runs"] and "per_stack_baseline" in results["runs"]:
         col, stack = extra["systems"]["collection"], extra["systems"]["per_stack_baseline"]
         lines += ["", "Collection against the per-stack baseline, same run, same forks (wall seconds): "
-                  + "; ".join(_versus(p, col[p]["wall_s"], stack[p]["wall_s"]) for p in phases) + "."]
+                  + "; ".join(_versus(p, col[p]["wall_s"], stack[p]["wall_s"]) for p in phases) + ". "
+                  "CPU seconds of the ansible-playbook process tree, collection / baseline (less sensitive to the "
+                  "machine's other load): " + ", ".join(
+                      "%s %.2f" % (p.replace("_", " ").replace("noop", "no change"),
+                                   col[p]["cpu_s"] / stack[p]["cpu_s"] if stack[p]["cpu_s"] else 0) for p in phases)
+                  + "."]
     lines += ["", _busy_line(extra)]
     failed = ["%s %s (rc %s, %d hosts in the recap)" % (s, p, r["rc"], r["hosts"])
               for s, ph in extra["systems"].items() for p, r in ph.items() if not r["ok"]]
