@@ -1229,7 +1229,9 @@ def readme_section(results_dir=RESULTS_DIR):
         "settings, spec, dashboard and template are computed before the first stack is written), %s; 5 s after "
         "the last stack." % (kwargs["task_s"], kwargs["before_per_endpoint_s"],
                              "both measured on the emulator (the collection's first rollout in `latest.json`, "
-                             "N = %d, forks %d)" % (overheads["endpoints"], overheads["forks"]) if overheads
+                             "N = %d, forks %d, on 2 shared cores; the time before the first write is not taken to "
+                             "shrink with more forks: Ansible's controller process queues every task of every "
+                             "endpoint)" % (overheads["endpoints"], overheads["forks"]) if overheads
                              else "the model's defaults (no emulator run with task times yet)"),
         "",
         aws_model.markdown(m).rstrip(), "",
@@ -1243,6 +1245,13 @@ def readme_section(results_dir=RESULTS_DIR):
         "touches one alarm per stack is bound by the stack time instead: N x (stack time + ~5 s) / forks." % (
             m["recommended_forks"], aws_model.minutes(m["rows"][0]["run_s"])),
     ]
+    big_first = (big or {}).get("extra", {}).get("systems", {}).get("collection", {}).get("first_rollout", {})
+    if big_first.get("first_stack_write_s"):
+        lines += ["", "Before the first stack is written, the quota idles: in the N = %d run on the emulator the "
+                      "first CreateStack came %.0f s after the start (%.2f s per endpoint), the whole first rollout "
+                      "took %.0f s." % (big["endpoints"], big_first["first_stack_write_s"],
+                                        big_first["first_stack_write_s"] / float(big["endpoints"]),
+                                        big_first["wall_s"])]
     if real and "first_rollout" in real["extra"]["systems"]["collection"]:
         peak = real["extra"]["systems"]["collection"]["first_rollout"]["peak_rss_mb"]
         lines += ["", "The controller's memory grows with forks (a worker and a module process per stack in flight): "

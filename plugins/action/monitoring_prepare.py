@@ -137,7 +137,8 @@ class ActionModule(ActionBase):
                 # Checked now with stand-in facts; the plan reads the real ones and builds the spec.
                 spec_from_settings(settings, PLACEHOLDER_FACTS, unknown)
                 return {"facts_source": "sagemaker", "plan_entry": plan_entry(settings, code_digest=digest)}
-        prepared = describe(settings, spec_from_settings(settings, facts, unknown), digest, facts_mark=mark)
+        prepared = describe(settings, spec_from_settings(settings, facts, unknown), digest, facts_mark=mark,
+                            facts=facts)
         prepared["facts_source"] = "cache" if facts is not None else "inventory"
         return prepared
 

@@ -94,7 +94,7 @@ def fleet_entry(spec):
     return dict((k, spec[k]) for k in ("endpoint", "region", "variants", "alarms", "endpoint_metrics", "components"))
 
 
-def describe(settings, spec, code_digest, facts_mark=None):
+def describe(settings, spec, code_digest, facts_mark=None, facts=None):
     """What the rest of the run needs of one endpoint whose spec is known: the spec, its fingerprint, its cost
     usage, its fleet dashboard section, and the compact entry the plan compares with what is deployed.
     Raises SpecError or DashboardError (naming the endpoint)."""
@@ -118,13 +118,15 @@ def describe(settings, spec, code_digest, facts_mark=None):
                        fleet_section={"widgets": len(section), "metrics": _metric_count(section)}),
         "fleet_entry": entry if mode in ("fleet", "both") else None,
     }
-    described["plan_entry"] = plan_entry(settings, spec, described["fingerprint"], facts_mark, code_digest)
+    described["plan_entry"] = plan_entry(settings, spec, described["fingerprint"], facts_mark, code_digest, facts)
     return described
 
 
-def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, code_digest=None):
-    """The compact entry monitoring_plan compares with what is deployed. For an endpoint whose facts come from
-    SageMaker, it carries the settings and code digest the plan builds the spec from when the endpoint changed."""
+def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, code_digest=None, facts=None):
+    """The compact entry monitoring_plan compares with what is deployed. For an endpoint to keep present it also
+    carries the settings, the code digest and the SageMaker facts (for an endpoint the inventory names only) that
+    its spec is built from: the plan builds the spec again for the endpoints that need a change, so that the
+    per-endpoint results every endpoint keeps for the whole run stay small."""
     endpoint = settings[PREFIX + "endpoint_name"]
     entry = {
         "endpoint": endpoint,
@@ -141,7 +143,6 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
         "subscribers": [{"protocol": s["protocol"], "endpoint": s["endpoint"]}
                         for s in (spec or {}).get("subscribers") or []],
     }
-    if entry["discover"] and settings[PREFIX + "state"] == "present":
-        entry["settings"] = settings
-        entry["code"] = code_digest
+    if settings[PREFIX + "state"] == "present":
+        entry.update(settings=settings, code=code_digest, facts=facts)
     return entry

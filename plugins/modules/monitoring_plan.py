@@ -72,9 +72,11 @@ endpoints:
       type: dict
       returned: when changed
     spec:
-      description: The spec built from facts read from SageMaker in this run (as monitoring_prepare returns it).
+      description:
+        - The endpoint's spec (as monitoring_prepare computes it), with C(stack), C(fingerprint), C(usage) and
+          C(fleet_entry), for the role's tasks that apply it.
       type: dict
-      returned: when the endpoint's facts were read
+      returned: when the endpoint needs a change, or its facts were read from SageMaker
 changed_hosts: {description: Hosts whose monitoring needs a change., type: list, elements: str, returned: always}
 facts:
   description: Per host, the SageMaker facts read in this run and the endpoint's LastModifiedTime, to cache.
@@ -253,18 +255,25 @@ class Plan:
                           % (entry["endpoint"], listings.region))
                 continue
             facts = read[2]
-            settings = entry["settings"]
             try:
-                described = describe(settings, spec_from_settings(settings, facts), entry.get("code"), facts_mark=mark)
+                completed = self.describe(dict(entry, facts=facts, facts_mark=mark))
             except SpecError as e:
                 self.fail(entry, str(e))
                 continue
             self.facts[entry["host"]] = {"endpoint": entry["endpoint"], "region": listings.region,
                                          "last_modified": mark, "facts": facts}
-            completed = dict(described["plan_entry"], host=entry["host"], described=dict(
-                (k, described[k]) for k in DESCRIBED_KEYS))
             ready.append(completed)
         return ready
+
+    @staticmethod
+    def describe(entry):
+        """The entry completed with the endpoint's spec, fingerprint and usage, built from the settings, code digest
+        and facts it carries by the code the prepare step uses. Raises SpecError."""
+        settings = entry["settings"]
+        described = describe(settings, spec_from_settings(settings, entry.get("facts")), entry.get("code"),
+                             facts_mark=entry.get("facts_mark"), facts=entry.get("facts"))
+        return dict(described["plan_entry"], host=entry["host"],
+                    described=dict((k, described[k]) for k in DESCRIBED_KEYS))
 
     def plan_region(self, listings, group):
         group = self.complete_from_sagemaker(listings, group)
@@ -276,6 +285,12 @@ class Plan:
             subscriptions = listings.subscriptions()
         for entry in group:
             result = plan_endpoint(entry, stacks.get(entry["stack_name"]), subscriptions)
+            if result["status"] == "changed" and entry["state"] == "present" and "described" not in entry:
+                try:
+                    entry = self.describe(entry)
+                except SpecError as e:
+                    self.fail(entry, str(e))
+                    continue
             result.update(endpoint=entry["endpoint"], region=entry["region"], stack_name=entry["stack_name"])
             if result["status"] == "failed":
                 result["error"] = "endpoint %r: %s" % (entry["endpoint"], result["error"])

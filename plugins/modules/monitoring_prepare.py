@@ -38,8 +38,9 @@ options:
     required: true
   include_spec:
     description:
-      - Return the endpoint's spec too (RV(spec)). The role asks for it only for the endpoints that need a change,
-        since every endpoint's result is kept for the whole run.
+      - Return the endpoint's spec too (RV(spec)). Every endpoint's result is kept for the whole run, so a monitoring
+        run leaves it out and gets the spec of the endpoints that need a change from
+        M(mlops.sagemaker_monitoring.monitoring_plan), built by the same code; the render tasks ask for it.
     type: bool
     default: false
   region:

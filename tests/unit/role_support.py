@@ -55,7 +55,7 @@ def bare(endpoint="churn", region=REGION, **values):
 def described(endpoint="churn", region=REGION, facts=None, facts_mark=None, **values):
     """What monitoring_prepare returns for the endpoint (spec, stack, fingerprint, usage, plan_entry)."""
     checked = bare(endpoint, region, **values) if facts is not None else settings(endpoint, region, **values)
-    result = describe(checked, spec_from_settings(checked, facts), DIGEST, facts_mark=facts_mark)
+    result = describe(checked, spec_from_settings(checked, facts), DIGEST, facts_mark=facts_mark, facts=facts)
     result["plan_entry"]["host"] = endpoint
     return result
 

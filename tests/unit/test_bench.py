@@ -206,7 +206,16 @@ def test_real_clock_results_and_the_readme_section_come_from_the_result_files(tm
     assert "| first rollout: at most 1.2x the per-stack baseline's time, same forks | 1.05x (100.0 s against 95.0 s) " \
            "| met |" in section
     assert "0.10 s per endpoint before the first stack write" in section  # 30 s / 300 endpoints, from latest.json
-    assert "measured on the emulator (the collection's first rollout in `latest.json`, N = 300, forks 5)" in section
+    assert "measured on the emulator (the collection's first rollout in `latest.json`, N = 300, forks 5, on 2" in section
+
+    big = fake_results(1000, (2000.0, 25.0, 5.0), (9.0, 12.0, 4.5), [])
+    del big["runs"]["per_stack_baseline"], big["extra"]["systems"]["per_stack_baseline"]
+    big["extra"]["systems"]["collection"]["first_rollout"]["first_stack_write_s"] = 470.0
+    big["extra"]["targets"] = bench.target_checks(big, 1000)
+    bench.write_results(big, str(tmp_path), "n1000")
+    section = bench.readme_section(str(tmp_path))
+    assert "| no-change run, N = 1,000: under 30 s on 2 cores | 25.0 s (2 calls as AWS pages them) | met |" in section
+    assert "the first CreateStack came 470 s after the start (0.47 s per endpoint)" in section
 
 
 def test_metric_math_queries_become_the_alarm_modules_snake_case():

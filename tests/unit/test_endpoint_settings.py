@@ -253,7 +253,9 @@ def test_describe_returns_the_spec_its_fingerprint_usage_and_plan_entry():
         "endpoint": ENDPOINT, "region": "us-east-1", "stack_name": "mon-churn", "state": "present", "profile": "",
         "endpoint_url": "", "termination_protection": True, "purge_subscriptions": True, "discover": False,
         "facts_mark": None, "fingerprint": result["fingerprint"],
-        "subscribers": [{"protocol": "email", "endpoint": "oncall@example.com"}]}
+        "subscribers": [{"protocol": "email", "endpoint": "oncall@example.com"}],
+        # what the plan builds the spec from again, for an endpoint that needs a change
+        "settings": checked, "code": DIGEST, "facts": None}
 
 
 @pytest.mark.parametrize("mode, dashboards, fleet", [("endpoint", 1, False), ("fleet", 0, True), ("both", 1, True)])
@@ -275,13 +277,16 @@ def test_the_code_digest_and_each_stack_setting_reach_the_fingerprint():
     assert describe(protected, spec_from_settings(protected), DIGEST)["fingerprint"] != base
 
 
-def test_the_plan_entry_carries_the_settings_only_of_an_endpoint_named_only():
+def test_the_plan_entry_carries_what_the_spec_is_built_from_only_for_an_endpoint_to_keep():
     described_entry = plan_entry(settings(), {"subscribers": []}, "f" * 16, None, DIGEST)
-    assert described_entry["discover"] is False and "settings" not in described_entry and "code" not in described_entry
+    assert described_entry["discover"] is False and described_entry["settings"] == settings()
+    assert described_entry["code"] == DIGEST and described_entry["facts"] is None
     checked = bare()
     entry = plan_entry(checked, code_digest=DIGEST)
     assert entry["discover"] is True and entry["settings"] == checked and entry["code"] == DIGEST
     assert entry["fingerprint"] is None and entry["subscribers"] == []
+    cached = plan_entry(checked, {"subscribers": []}, "f" * 16, "2025-01-01T00:00:00+00:00", DIGEST, SERVERLESS)
+    assert cached["facts"] == SERVERLESS  # the spec is built again from the cached facts, not read anew
     gone = plan_entry(bare(state="absent"))
     assert gone["state"] == "absent" and gone["discover"] is True and "settings" not in gone
 
