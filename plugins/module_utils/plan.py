@@ -32,8 +32,9 @@ TOPIC_OUTPUT = "TopicArn"
 # States in which the stack holds what its last operation applied.
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 BUSY_SUFFIX = "_IN_PROGRESS"
-# A stack whose creation failed and rolled back holds no resources: deleting it loses nothing.
-RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+# A stack whose creation failed can only be deleted: rolled back, it holds nothing; left as it failed
+# (on_create_failure DO_NOTHING), it holds part of the collection's own resources. Deleting it loses nothing.
+RECREATE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED")
 STUCK_STATES = {
     "UPDATE_ROLLBACK_FAILED": "continue the rollback (aws cloudformation continue-update-rollback --stack-name %s) "
                               "or delete the stack, then run again",
@@ -141,8 +142,8 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     if stack is None or recreate:
         result["outputs"] = {}
         if recreate:
-            result.update(action="recreate", changes=["! stack %s is %s after a failed creation: it holds nothing and "
-                                                      "is created again" % (name, stack["StackStatus"])])
+            result.update(action="recreate", changes=["! stack %s is %s after a failed creation: it is removed and "
+                                                      "created again" % (name, stack["StackStatus"])])
         else:
             result.update(action="create", changes=["+ stack %s" % name])
     else:

@@ -158,7 +158,7 @@ def plan_stack(stack_name, stack, deployed_template, desired_template, desired_t
         return {"action": "delete", "changes": ["- stack %s and everything in it: %s" % (stack_name, contents or "no resources")]}
     if recreate:
         return {"action": "recreate",
-                "changes": ["! stack %s is %s after a failed creation: it holds nothing and is created again"
+                "changes": ["! stack %s is %s after a failed creation: it is removed and created again"
                             % (stack_name, stack["StackStatus"])] + diff_templates(None, desired_template)}
     changes = diff_templates(deployed_template, desired_template) + diff_tags(tags_of(stack), desired_tags)
     return {"action": "update" if changes else "none", "changes": changes}

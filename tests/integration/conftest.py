@@ -106,7 +106,7 @@ class Run:
                                         "unreachable": int(m.group(4)), "failed": int(m.group(5))})
                           for m in RECAP.finditer(self.output))
 
-    # A host the run left unchanged may have no task result, so no recap line: nothing changed, nothing failed.
+    # Every endpoint has a recap line (its prepare task); a host without one never ran: nothing changed or failed.
     def changed(self, host):
         return self.recap.get(host, {"changed": 0})["changed"]
 

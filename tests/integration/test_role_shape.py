@@ -331,7 +331,7 @@ def test_stack_left_in_rollback_complete_is_created_again(localstack, inventory)
     assert wait_settled(cfn, stack_name(endpoint)) == "ROLLBACK_COMPLETE"
 
     preview = run_playbook(localstack, inventory, "monitor_endpoints.yml", "--check", "--diff")
-    assert ("! stack %s is ROLLBACK_COMPLETE after a failed creation: it holds nothing and is created again"
+    assert ("! stack %s is ROLLBACK_COMPLETE after a failed creation: it is removed and created again"
             % stack_name(endpoint)) in section(preview.output, DIFF), preview.output
     assert describe_stack(cfn, endpoint)["StackStatus"] == "ROLLBACK_COMPLETE"
 

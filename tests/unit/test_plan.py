@@ -81,7 +81,7 @@ def test_a_stack_with_another_fingerprint_is_updated(deployed):
     assert result["changes"] == ["~ stack %s: the settings changed since it was last applied" % STACK]
 
 
-@pytest.mark.parametrize("status", ["UPDATE_FAILED", "CREATE_FAILED", "IMPORT_ROLLBACK_COMPLETE"])
+@pytest.mark.parametrize("status", ["UPDATE_FAILED", "IMPORT_ROLLBACK_COMPLETE"])
 def test_a_stack_not_settled_is_updated_even_with_the_wanted_fingerprint(status):
     result = plan(entry(), stack(status))
     assert (result["status"], result["action"]) == ("changed", "update")
@@ -107,11 +107,11 @@ def test_protection_on_creation_is_no_protection_change():
     assert result["action"] == "create" and result["protection_change"] is False
 
 
-@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED"])
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"])
 def test_a_stack_whose_creation_failed_is_created_again(status):
     result = plan(entry(subscribers=[{"protocol": "email", "endpoint": "a@example.com"}]), stack(status, fp=None))
     assert (result["status"], result["action"]) == ("changed", "recreate")
-    assert result["changes"][0] == ("! stack %s is %s after a failed creation: it holds nothing and is created again"
+    assert result["changes"][0] == ("! stack %s is %s after a failed creation: it is removed and created again"
                                     % (STACK, status))
     # what it had is gone with it: no outputs, every subscriber again
     assert result["outputs"] == {} and result["changes"][1:] == ["+ subscription email a@example.com"]
