@@ -45,8 +45,12 @@ $(COLLECTION_LINK):
 demo: setup
 	$(VENV)/bin/python scripts/demo.py
 
+# Test files run in TEST_WORKERS processes (pytest-xdist, a file to a process, each with its own local servers): most
+# of an integration test's time is spent waiting on stack operations (amazon.aws.cloudformation polls every 5 s), not
+# on the 2 CPUs.
+TEST_WORKERS ?= 3
 test: setup sanity-setup
-	$(VENV)/bin/python -m pytest tests
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 test-unit: setup
 	$(VENV)/bin/python -m pytest tests/unit
