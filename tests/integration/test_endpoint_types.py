@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import run_playbook, unique
+from conftest import Inventory, run_playbook, unique
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,6 @@ def _values(alarm):
 
 @pytest.fixture(scope="module")
 def deployed(localstack, tmp_path_factory):
-    from conftest import Inventory
 
     inventory = Inventory(str(tmp_path_factory.mktemp("types") / "inventory"))
     fast = dict((m, {"enabled": True, "period": 10, "evaluation_periods": 1, "datapoints_to_alarm": 1})

@@ -19,7 +19,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REGION, ansible_env, run_playbook, template_of, unique
+from conftest import REGION, Inventory, ansible_env, run_playbook, template_of, unique
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 
@@ -331,7 +331,6 @@ GROUP_CASE = ("group-metrics-period", {"endpoint_monitoring_group_metrics": {"Mo
 @pytest.fixture(scope="module")
 def bad_input_run(localstack, tmp_path_factory):
     """One run over an inventory of one host per bad input and one good host, through a recording proxy."""
-    from conftest import Inventory
 
     inventory = Inventory(str(tmp_path_factory.mktemp("bad-input")))
     tag = unique("bad")[len("bad-"):]
