@@ -29,6 +29,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemak
 from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import (
     RenderError,
     code_digest,
+    preload_validator,
     read_settings,
     role_options,
     unknown_variables,
@@ -63,6 +64,18 @@ PLACEHOLDER_FACTS = {"endpoint_type": "realtime", "multi_model": False, "inferen
                      "variants": [{"name": "AllTraffic", "instance_type": "ml.m5.large"}]}
 
 
+# Ansible loads this plugin in its main process before it starts a worker per host (to read its class), and each
+# worker is a fork of that process: what is read here once is already there in every worker, instead of being read
+# again for each endpoint (the role's argument spec is a large YAML file).
+_ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles",
+                     "endpoint_monitoring")
+ROLE_ARGUMENT_SPECS = os.path.join(_ROLE, "meta", "argument_specs.yml")
+ROLE_TEMPLATE = os.path.join(_ROLE, "templates", "monitoring_stack.yml.j2")
+if os.path.exists(ROLE_ARGUMENT_SPECS) and os.path.exists(ROLE_TEMPLATE):
+    preload_validator(role_options(ROLE_ARGUMENT_SPECS))
+    code_digest(ROLE_TEMPLATE, dashboard_code.__file__)
+
+
 def _environment_region():
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
@@ -85,11 +98,16 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGS)
         options = role_options(args["argument_specs"])
+        host = task_vars.get("inventory_hostname") or ""
+        name, at, host_region = host.partition("@")
         try:
-            settings = read_settings(self._templar.template, task_vars, options)
+            settings = read_settings(self._templar.template, task_vars, options, default_endpoint=name or "?")
         except RenderError as e:
             result.update(failed=True, msg=str(e), endpoint=e.endpoint)
             return result
+        settings[PREFIX + "endpoint_name"] = settings.get(PREFIX + "endpoint_name") or name
+        if at and not settings.get(PREFIX + "region"):
+            settings[PREFIX + "region"] = host_region
         aws_defaults = self._aws_group_defaults()
         for arg, setting in CONNECTION_DEFAULTS.items():
             if not settings.get(PREFIX + setting):
@@ -107,8 +125,8 @@ class ActionModule(ActionBase):
             return result
         result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
         if not args["include_spec"]:
-            # Every endpoint's result is kept for the whole run, most of them unchanged: the spec (several kB) is
-            # computed again, by this same code, only for the endpoints that need a change.
+            # Every endpoint's result is kept for the whole run, most of them unchanged: monitoring_plan builds the
+            # spec (several kB) again, by the same code, only for the endpoints that need a change.
             result.pop("spec", None)
         return result
 

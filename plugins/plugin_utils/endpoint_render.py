@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import os
 
 import yaml
 
@@ -27,6 +28,7 @@ PREFIX = "endpoint_monitoring_"
 
 _ARGUMENT_SPECS = {}
 _VALIDATORS = {}
+_DIGESTS = {}
 
 
 class RenderError(Exception):
@@ -39,6 +41,7 @@ class RenderError(Exception):
 
 def role_options(argument_specs_path, entry_point="main"):
     """The options of the role's entry point, read once per process from meta/argument_specs.yml."""
+    argument_specs_path = os.path.realpath(argument_specs_path)
     if argument_specs_path not in _ARGUMENT_SPECS:
         with open(argument_specs_path) as f:
             specs = yaml.load(f, Loader=_YamlLoader)["argument_specs"]
@@ -72,6 +75,11 @@ def plain(value):
     return value
 
 
+def preload_validator(options):
+    """Builds the validator of these options now (see monitoring_prepare: read once, before workers fork)."""
+    _validator(options)
+
+
 def _validator(options):
     key = id(options)
     if key not in _VALIDATORS:
@@ -79,7 +87,7 @@ def _validator(options):
     return _VALIDATORS[key]
 
 
-def read_settings(template_value, variables, options):
+def read_settings(template_value, variables, options, default_endpoint="?"):
     """The role's variables of one endpoint, templated and checked against the role's argument spec.
 
     template_value(value) templates one raw value in the endpoint's own variable context. Returns the settings
@@ -88,7 +96,7 @@ def read_settings(template_value, variables, options):
     for name in options:
         if name in variables:
             raw[name] = plain(template_value(variables[name]))
-    endpoint = raw.get(PREFIX + "endpoint_name") or "?"
+    endpoint = raw.get(PREFIX + "endpoint_name") or default_endpoint
     result = _validator(options).validate(raw)
     if result.error_messages:
         first = result.errors[0]
@@ -101,9 +109,12 @@ def read_settings(template_value, variables, options):
 
 def code_digest(*paths):
     """A digest of the files that turn a spec into a stack (the role's template, the dashboard code): a new
-    version of either re-applies the stacks it changes."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            digest.update(f.read())
-    return digest.hexdigest()[:16]
+    version of either re-applies the stacks it changes. Read once per process."""
+    key = tuple(os.path.realpath(p) for p in paths)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        for path in key:
+            with open(path, "rb") as f:
+                digest.update(f.read())
+        _DIGESTS[key] = digest.hexdigest()[:16]
+    return _DIGESTS[key]

@@ -7,6 +7,7 @@ import shutil
 import pytest
 import yaml
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils import endpoint_render
 from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import (
     RenderError,
     code_digest,
@@ -96,5 +97,7 @@ def test_the_code_digest_follows_each_file(tmp_path):
     digest = code_digest(str(template), str(dashboard))
     assert len(digest) == 16 and digest == code_digest(str(template), str(dashboard))
     dashboard.write_text("c")
+    assert code_digest(str(template), str(dashboard)) == digest  # read once per process (a run's files stay put)
+    endpoint_render._DIGESTS.clear()  # as in the next run's process
     assert code_digest(str(template), str(dashboard)) != digest
     assert code_digest(TEMPLATE) != code_digest(str(template))
