@@ -11,7 +11,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "benchmarks", "bench.py")
 PHASES = ("first_rollout", "noop", "one_change")
-RUN_KEYS = {"first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb", "api_calls", "api_calls_as_aws_pages"}
+RUN_KEYS = {"first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb", "peak_pss_mb", "api_calls",
+            "api_calls_as_aws_pages"}
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def test_bench_writes_results_of_the_documented_shape(tmp_path):
     assert list(results["runs"]) == ["collection", "per_stack_baseline"]
     for system, run in results["runs"].items():
         assert set(run) == RUN_KEYS, system
-        for key in ("first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb"):
+        for key in ("first_rollout_s", "noop_s", "one_change_s", "peak_rss_mb", "peak_pss_mb"):
             assert isinstance(run[key], (int, float)) and run[key] > 0, (system, key)
         assert set(run["api_calls"]) == set(PHASES)
         assert all(isinstance(v, int) for v in run["api_calls"].values())
