@@ -193,6 +193,11 @@ def test_real_clock_results_and_the_readme_section_come_from_the_result_files(tm
     assert "| no-change run, N = 300: at least 10x faster than the per-stack baseline | not run yet | |" in section
     assert "| real clock, N = 30: first rollout within 1.25x of the quota floor | 1.20x (108 s; floor 270 alarms" in section
     assert "Quota floor: 1,000 x 9 alarms / 3 per s = 3,000 s (50 min)." in section
+    assert "| first rollout | 10 (recommended) | 108 s | 90 s | 1.20 | 93.0 s / 94 s | 109 s |" in section
+    other = real_clock_results()
+    other["extra"]["forks"], other["extra"]["forks_given"] = 30, True
+    bench.write_results(other, str(tmp_path), "real-clock-forks30")
+    assert "| first rollout | 30 | 108 s |" in bench.readme_section(str(tmp_path))
     assert "peaked at 1200 MB (RSS summed over the process tree) with 10 forks, about 120 MB per fork" in section
     assert "the model's defaults (no emulator run with task times yet)" in section
 
