@@ -121,8 +121,9 @@ PAGE_RULES = {
 STACK_WRITES = {"CreateStack", "UpdateStack", "DeleteStack", "CreateChangeSet", "ExecuteChangeSet"}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 CHANGED_ITEM = re.compile(r"^changed: \[[^\]]+\] => \(item=", re.M)
-# ansible.posix.profile_tasks' recap: "<task name> ---...--- 1.23s" (one dash at least, fewer for long names)
-TASK_TIME = re.compile(r"^(\S.*?) -+ (\d+\.\d+)s$", re.M)
+# ansible.posix.profile_tasks' recap: "<task name> ---...--- 1.23s" (fewer dashes for long names and long times,
+# none at all for a long name with a time of 1000 s or more)
+TASK_TIME = re.compile(r"^(\S.*?) +-* ?(\d+\.\d+)s$", re.M)
 THROTTLE_TEXT = re.compile(r"Throttl|Rate exceeded|TooManyRequests|RequestLimitExceeded", re.I)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024.0 * 1024.0
@@ -306,10 +307,6 @@ def run_measured(command, env, log_path, timeout):
                                "unreachable": int(m.group(4)), "failed": int(m.group(5))})
                  for m in RECAP.finditer(output))
     cpu = (after_children.ru_utime - before_children.ru_utime) + (after_children.ru_stime - before_children.ru_stime)
-    tasks = collections.OrderedDict()
-    recap_at = output.rfind("TASKS RECAP")
-    for m in TASK_TIME.finditer(output, recap_at if recap_at >= 0 else len(output)):
-        tasks[m.group(1).strip()] = round(tasks.get(m.group(1).strip(), 0.0) + float(m.group(2)), 2)
     return {
         "rc": process.returncode,
         "timed_out": timed_out.is_set(),
@@ -333,9 +330,21 @@ def run_measured(command, env, log_path, timeout):
         # Throttling that reached the user: a failed task whose message says so (retried calls do not show).
         "throttling_in_output": len([line for line in output.splitlines()
                                      if line.startswith(("fatal:", "failed:")) and THROTTLE_TEXT.search(line)]),
-        "task_seconds": tasks,
+        "task_seconds": task_seconds(output),
         "log": log_path,
     }
+
+
+def task_seconds(output):
+    """{task name: wall seconds} from ansible.posix.profile_tasks' recap at the end of a playbook's output."""
+    tasks = collections.OrderedDict()
+    recap_at = output.rfind("TASKS RECAP")
+    if recap_at < 0:
+        return tasks
+    for m in TASK_TIME.finditer(output, recap_at):
+        name = m.group(1).rstrip(" -")
+        tasks[name] = round(tasks.get(name, 0.0) + float(m.group(2)), 2)
+    return tasks
 
 
 def ansible_env(server_env):
@@ -1290,6 +1299,10 @@ def rebuild(results):
     if results.get("mode") == "real_clock":
         return results
     for system, measured in results["extra"]["systems"].items():
+        for result in measured.values():
+            if result.get("log") and os.path.exists(result["log"]):  # the task times, read again from the log
+                with open(result["log"], errors="replace") as f:
+                    result["task_seconds"] = task_seconds(f.read())
         run = results["runs"][system]
         run["peak_rss_mb"] = max(p["peak_rss_mb"] for p in measured.values())
         run["peak_pss_mb"] = max(p["peak_pss_mb"] for p in measured.values())

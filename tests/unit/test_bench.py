@@ -268,3 +268,20 @@ def test_a_stored_run_is_rebuilt_from_its_measurements(tmp_path):
     assert "an_old_target" not in rebuilt["extra"]["targets"]
     assert rebuilt["extra"]["targets"]["first_rollout_vs_per_stack"]["value"] == 1.11
     assert (tmp_path / "README-section.md").exists()
+
+
+def test_task_times_are_read_from_profile_tasks_recap_whatever_the_dashes():
+    output = "\n".join([
+        "TASK [x] ***", "ok: [h]", "TASKS RECAP ********", "Tuesday 01 December 2026  16:05:21 +0000 (0:00:00.047)"
+        "       0:01:27.665 ****** ", "=" * 30,
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Check the endpoint's settings --- 1.71s",
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Compute the endpoint's dashboard -- 13.21s",
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Apply the endpoint's stack - 415.21s",
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Apply the endpoint's stack  1317.90s",
+        "Summarise the run ------------------------------------------------------- 0.10s", ""])
+    assert bench.task_seconds(output) == {
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Check the endpoint's settings": 1.71,
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Compute the endpoint's dashboard": 13.21,
+        "mlops.sagemaker_monitoring.endpoint_monitoring : Apply the endpoint's stack": 1733.11,  # two tasks, one name
+        "Summarise the run": 0.1}
+    assert bench.task_seconds("no recap") == {}
