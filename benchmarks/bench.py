@@ -1278,15 +1278,19 @@ def readme_section(results_dir=RESULTS_DIR):
             "budget; `StackClock` in `tests/support/aws_proxy.py`). The model's whole run adds the time measured "
             "before the first stack write and after the last stack to its stack phase." % (
                 real["endpoints"], clock["hold_s"], clock["alarm_rate_per_s"]), "",
-            "| phase | forks | wall | quota floor | wall / floor | stack phase: measured / model | whole run: model |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+            "| phase | forks | wall | quota floor | wall / floor | stack phase: measured / model | whole run: model "
+            "| other load on the machine |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for result in [real] + others:
+            cpus = float(result["extra"]["machine"]["cpus"] or 1)
             for phase, run in result["runs"].items():
-                lines.append("| %s | %d%s | %.0f s | %.0f s | %.2f | %s s / %.0f s | %.0f s |" % (
+                measured = result["extra"]["systems"]["collection"][phase]
+                lines.append("| %s | %d%s | %.0f s | %.0f s | %.2f | %s s / %.0f s | %.0f s | %.0f %% |" % (
                     phase.replace("_", " "), result["extra"]["forks"],
                     " (recommended)" if result is real and not (real["extra"].get("forks_given")) else "",
                     run["wall_s"], run["floor_s"], run["wall_vs_floor"] or 0, run["stack_phase_s"],
-                    run["stack_phase_model_s"], run["model_run_s"]))
+                    run["stack_phase_model_s"], run["model_run_s"],
+                    100.0 * measured.get("other_cpu_s", 0) / ((measured["wall_s"] or 1.0) * cpus)))
         lines += ["", "Throttled calls answered by the proxy: %d; throttling errors in the output: %d." % (
             sum(r["throttled_calls"] for result in [real] + others for r in result["runs"].values()),
             sum(r["throttling_reaching_user"] for result in [real] + others for r in result["runs"].values())), ""]

@@ -31,8 +31,17 @@ def test_more_forks_never_slow_the_stack_phase_and_the_recommendation_reaches_th
     assert times == sorted(times, reverse=True)
     forks = aws_model.recommend_forks(200, 9, 60.0)
     best = aws_model.stack_phase(200, 9, 60.0, 200)
-    assert aws_model.stack_phase(200, 9, 60.0, forks) <= 1.05 * best < aws_model.stack_phase(200, 9, 60.0, forks - 1)
-    assert abs(forks - aws_model.knee_forks(9, 60.0)) <= 3  # about quota x stack time / alarms
+    assert aws_model.stack_phase(200, 9, 60.0, forks) <= 1.05 * best
+    knee = aws_model.knee_forks(9, 60.0)  # about quota x stack time / alarms
+    fewest = min(f for f in range(1, 201) if aws_model.stack_phase(200, 9, 60.0, f) <= 1.05 * best)
+    assert forks == max(fewest, knee) and abs(forks - fewest) <= 3
+
+
+def test_the_recommendation_keeps_the_quota_busy_where_the_fleet_is_small():
+    # N = 30: the fewest forks within 5 % of unlimited (10) hold fewer stacks than keep the quota busy (12)
+    assert aws_model.knee_forks(9, 30.0, task_s=1.92) == 12
+    assert aws_model.recommend_forks(30, 9, 30.0, task_s=1.92) == 12
+    assert aws_model.recommend_forks(5, 9, 30.0, task_s=1.92) == 5  # never more forks than endpoints
 
 
 def test_model_of_the_readme_states_its_assumptions_floor_and_recommendation():
