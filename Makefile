@@ -75,7 +75,8 @@ clean:
 #   make bench-real-clock   N = 30 on AWS's clock (stacks >= 30 s, alarms 3/s) -> real-clock.{json,md}
 #   make bench-model        the model of a rollout on real AWS (benchmarks/aws_model.py)
 #   make bench-scale        N = 10, 100, 300 -> scale.{json,md,png}, and latest.* for N = 300
-# Each run also rewrites benchmarks/results/README-section.md from the results there (make bench-readme: only that).
+# Each run also rewrites benchmarks/results/README-section.md from the results there, and the docs page it goes into,
+# docs/docsite/rst/benchmark.rst (make bench-readme: only those two).
 N ?= 300
 SYSTEMS ?= collection,per_stack_baseline
 FORKS ?= 5

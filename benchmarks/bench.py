@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench.py -n 1000 --systems collection --phases first_rollout,noop \
         --results-name n1000                                        # make bench-1000: no-change run and memory
     .venv/bin/python benchmarks/bench.py --real-clock -n 30         # make bench-real-clock: AWS's clock
-    .venv/bin/python benchmarks/bench.py --readme-section           # results/README-section.md from the results
+    .venv/bin/python benchmarks/bench.py --readme-section           # results/README-section.md and the docs page
 
 Systems under test, each on a LocalStack of its own (fresh state) started on a free port of 127.0.0.1:
 
@@ -34,7 +34,9 @@ StackClock in tests/support/aws_proxy.py. The run is compared with the quota flo
 analytic model of benchmarks/aws_model.py.
 
 Results: benchmarks/results/<name>.json and .md (latest for make bench, n1000, real-clock), and
-benchmarks/results/README-section.md, the README's benchmark section, rebuilt from whichever results exist.
+benchmarks/results/README-section.md, the benchmark section, rebuilt from whichever results exist; from the
+repository's own results it also goes into the collection docs' benchmark page, docs/docsite/rst/benchmark.rst
+(benchmarks/docs_page.py turns it into RST there).
 """
 
 import argparse
@@ -63,6 +65,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 sys.path.insert(0, ROOT)
 
 import aws_model  # noqa: E402
+import docs_page  # noqa: E402
 import local_aws  # noqa: E402
 from tests.support.aws_proxy import AwsProxy, StackClock  # noqa: E402
 
@@ -112,6 +115,7 @@ PAGE_RULES = {
     "ListSubscriptions": (100, None, "'Each call returns a limited list of subscriptions, up to 100' "
                                      "(ListSubscriptions API reference)"),
     "ListSubscriptionsByTopic": (100, None, "up to 100 per call (ListSubscriptionsByTopic API reference)"),
+    "ListTopics": (100, None, "'Each call returns a limited list of topics, up to 100' (ListTopics API reference)"),
     "DescribeAlarms": (100, None, "MaxRecords 1 to 100 (DescribeAlarms API reference); LocalStack ignores "
                                   "AlarmTypes, so its answers may hold more alarms than AWS's: an upper bound"),
     "ListEndpoints": (100, None, "MaxResults 1 to 100, default 10 (ListEndpoints API reference); the collection "
@@ -435,14 +439,15 @@ def deployed(server, n):
     latency_at_new = 0
     token = None
     for _ in range(max(20, n)):  # bounded: 100 alarms a page
-        kwargs = {"AlarmNamePrefix": "bench-ep-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100}
+        kwargs = {"AlarmNamePrefix": "sagemaker-monitoring_bench-ep-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+                  "MaxRecords": 100}
         if token:
             kwargs["NextToken"] = token
         page = cloudwatch.describe_alarms(**kwargs)
         metric_alarms += len(page.get("MetricAlarms", []))
         composite += len(page.get("CompositeAlarms", []))
         latency_at_new += sum(1 for a in page.get("MetricAlarms", [])
-                              if a["AlarmName"].endswith("-" + CHANGED_METRIC)
+                              if a["AlarmName"].endswith("_" + CHANGED_METRIC)
                               and float(a.get("Threshold", 0)) == CHANGED_THRESHOLD_MS * 1000.0)
         token = page.get("NextToken")
         if not token:
@@ -1319,6 +1324,9 @@ def write_readme_section(results_dir=RESULTS_DIR):
     text = readme_section(results_dir)
     with open(os.path.join(results_dir, "README-section.md"), "w") as f:
         f.write(text)
+    # The docs page shows the repository's results, never those of another directory (a test's, for one).
+    if os.path.realpath(results_dir) == os.path.realpath(RESULTS_DIR):
+        docs_page.update(text)
     return text
 
 
@@ -1340,7 +1348,8 @@ def main(argv=None):
     parser.add_argument("--hold", type=float, default=30.0, help="seconds a stack operation stays in progress")
     parser.add_argument("--alarm-rate", type=float, default=3.0, help="alarms per second per region")
     parser.add_argument("--readme-section", action="store_true",
-                        help="only write results/README-section.md from the results there")
+                        help="only write results/README-section.md (and, for the repository's results, the "
+                             "docs page docs/docsite/rst/benchmark.rst) from the results there")
     parser.add_argument("--rebuild", help="comma-separated result names (e.g. latest,n1000): recompute their "
                                           "targets and tables from their .json, run nothing")
     parser.add_argument("--combine", help="comma-separated result files (.json) of earlier runs: write "

@@ -35,7 +35,9 @@ PLAYBOOK = os.path.join(ROOT, "playbooks", "monitor_endpoints.yml")
 QUEUE = "ml-oncall"
 DEMO_ENDPOINT = "fraud-scoring"
 DEMO_VARIANT = "AllTraffic"
-DEMO_ALARM = "%s-%s-ModelLatency" % (DEMO_ENDPOINT, DEMO_VARIANT)
+# The collection names an endpoint's alarms sagemaker-monitoring_<endpoint>_<variant>_<metric>.
+ALARM_PREFIX = "sagemaker-monitoring_"
+DEMO_ALARM = "%s%s_%s_ModelLatency" % (ALARM_PREFIX, DEMO_ENDPOINT, DEMO_VARIANT)
 BREACH_MICROSECONDS = 250000.0  # 250 ms against a 100 ms threshold
 WAIT_SECONDS = 120
 PREVIEW_PLAYBOOK = os.path.join(ROOT, "playbooks", "preview_dashboards.yml")
@@ -127,8 +129,9 @@ def discovered_fleet(env, localstack, moto):
         step("Alarms per endpoint: each type gets the metrics it publishes")
         cloudwatch = localstack.client("cloudwatch", REGION)
         for name in ("churn-gpu", "search-ranker", "doc-scorer"):
-            alarms = cloudwatch.describe_alarms(AlarmNamePrefix=name + "-")["MetricAlarms"]
-            metrics = sorted(set(a["AlarmName"][len(name) + 1:].split("-")[-1] for a in alarms))
+            alarms = cloudwatch.describe_alarms(AlarmNamePrefix="%s%s_" % (ALARM_PREFIX, name))["MetricAlarms"]
+            # <variant>_<metric>, <metric> (endpoint-level) or either with _anomaly: the metric is the last other part
+            metrics = sorted(set([p for p in a["AlarmName"].split("_") if p != "anomaly"][-1] for a in alarms))
             print("  %-14s %2d alarms on %s" % (name, len(alarms), ", ".join(metrics)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -18,13 +18,12 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
     describe,
     needs_facts,
     plan_entry,
+    run_setting_problems,
+    shown,
     spec_from_settings,
 )
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
-    REGION,
-    SAGEMAKER_NAME,
-    SpecError,
-)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SAGEMAKER_NAME, SpecError
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.regions import known_regions, region_problem
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import FACTS_NAME
 from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import (
     RenderError,
@@ -74,6 +73,7 @@ ROLE_TEMPLATE = os.path.join(_ROLE, "templates", "monitoring_stack.yml.j2")
 if os.path.exists(ROLE_ARGUMENT_SPECS) and os.path.exists(ROLE_TEMPLATE):
     preload_validator(role_options(ROLE_ARGUMENT_SPECS))
     code_digest(ROLE_TEMPLATE, dashboard_code.__file__)
+    known_regions()
 
 
 def _environment_region():
@@ -144,9 +144,21 @@ class ActionModule(ActionBase):
         return found
 
     def _prepare(self, settings, unknown, task_vars, digest):
+        """Raises SpecError with every problem of the endpoint's settings: those of its spec, then those of the
+        settings the run uses for it (connection, timeouts, fleet dashboard name)."""
+        run_problems = ["%s: %s" % p for p in run_setting_problems(settings)]
+        try:
+            prepared = self._prepare_spec(settings, unknown, task_vars, digest)
+        except SpecError as e:
+            raise SpecError(e.endpoint, e.problems + run_problems)
+        if run_problems:
+            raise SpecError(settings[PREFIX + "endpoint_name"], run_problems)
+        return prepared
+
+    def _prepare_spec(self, settings, unknown, task_vars, digest):
         endpoint, region = settings[PREFIX + "endpoint_name"], settings[PREFIX + "region"]
         if settings[PREFIX + "state"] == "absent":
-            self._check_names(endpoint, region)
+            self._check_names(endpoint, region, bool(settings.get(PREFIX + "allow_unlisted_region")))
             return {"facts_source": None, "plan_entry": plan_entry(settings)}
         facts, mark = None, None
         if needs_facts(settings):
@@ -161,11 +173,12 @@ class ActionModule(ActionBase):
         return prepared
 
     @staticmethod
-    def _check_names(endpoint, region):
+    def _check_names(endpoint, region, allow_unlisted_region=False):
         problems = []
         if not isinstance(endpoint, str) or not SAGEMAKER_NAME.match(endpoint):
-            problems.append("endpoint_name: %r is not a SageMaker endpoint name" % (endpoint,))
-        if not isinstance(region, str) or not REGION.match(region):
-            problems.append("region: %r is not an AWS region name such as eu-west-1" % (region,))
+            problems.append("endpoint_name: %s is not a SageMaker endpoint name" % shown(endpoint))
+        region_wrong = region_problem(region, allow_unlisted_region)
+        if region_wrong:
+            problems.append("region: %s" % region_wrong)
         if problems:
             raise SpecError(endpoint, problems)

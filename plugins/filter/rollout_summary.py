@@ -12,8 +12,9 @@ short_description: One line per endpoint on how a monitoring run went
 version_added: 1.0.0
 description:
   - Turns a run's outcome (R(monitoring_results,ansible_collections.mlops.sagemaker_monitoring.monitoring_results_filter))
-    into a line per endpoint (changed, unchanged, failed with why, not run) and a total, then a line per fleet
-    dashboard the run kept.
+    into a line per endpoint (changed, unchanged, failed with why, not run; with the subscribers that have not
+    confirmed yet) and a total, then per region the subscriptions that wait for confirmation against SNS's quota,
+    then a line per fleet dashboard the run kept.
 options:
   _input:
     description: The run's outcome, from the monitoring_results filter.
@@ -40,12 +41,14 @@ _value:
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary import (
     summarize,
     summarize_dashboards,
+    summarize_pending,
 )
 
 
 def rollout_summary(run):
     run = run or {}
-    return summarize(run.get("hosts") or {}) + summarize_dashboards(run.get("fleet_dashboards"))
+    return (summarize(run.get("hosts") or {}) + summarize_pending(run.get("pending_subscriptions"))
+            + summarize_dashboards(run.get("fleet_dashboards")))
 
 
 class FilterModule(object):

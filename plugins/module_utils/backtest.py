@@ -60,9 +60,9 @@ COMPARISON_SYMBOLS = {
 }
 BAND_COMPARISONS = ("LessThanLowerOrGreaterThanUpperThreshold", "LessThanLowerThreshold", "GreaterThanUpperThreshold")
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
-PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?|100)$")
+PERCENTILE = re.compile(r"^p([0-9]{1,2}(\.[0-9]+)?|100)\Z")
 RATE_EXPRESSION = re.compile(
-    r"^IF\(\s*invocations\s*>=\s*(\d+)\s*,\s*100\s*\*\s*errors\s*/\s*invocations\s*,\s*0\s*\)$")
+    r"^IF\(\s*invocations\s*>=\s*([0-9]+)\s*,\s*100\s*\*\s*errors\s*/\s*invocations\s*,\s*0\s*\)\Z")
 
 EXTRA_PERIODS = 2  # evaluation range = evaluation_periods + EXTRA_PERIODS (the guide's 5 for 3)
 

@@ -257,6 +257,21 @@ def annotations_for(subject, annotations):
     return [a for a in annotations if str(a.get("label", "")).startswith("%s " % subject)]
 
 
+ANNOTATION_WHO = re.compile(r"^\S+ alarm \(([^)]*)\):")
+
+
+def annotations_of_line(line, annotations):
+    """The annotations about a parsed line's metric; where they name whom they are for (a fleet graph's line per
+    variant: "CPUUtilization alarm (blue): ..."), those for the line's variant, endpoint or component."""
+    about = annotations_for(line.get("subject"), annotations)
+    names = set(str(value) for _name, value in line.get("dimensions") or [])
+    words = str(line.get("label") or "").split()
+    if words:
+        names.add(words[0])
+    own = [a for a in about if (ANNOTATION_WHO.match(str(a.get("label", ""))) or [None, None])[1] in names]
+    return own or about
+
+
 def alarm_arns(widget):
     return [str(arn) for arn in (widget.get("properties") or {}).get("alarms") or []]
 
@@ -346,6 +361,106 @@ def series_from_result(timestamps, values, end_epoch):
     return {"t": [round(t, 3) for t, _v in pairs], "v": [v for _t, v in pairs], "synthetic": False}
 
 
+# --------------------------------------------------------------------------------------------- units
+
+# The units CloudWatch reports the catalog's metrics in, as an axis names them.
+RAW_UNITS = {"Microseconds": u"\u00b5s", "Milliseconds": "ms", "Seconds": "s", "Percent": "%", "Count": "count",
+             "Bytes": "bytes", "None": ""}
+# The threshold as an annotation's label writes it: "ModelLatency alarm: Average > 300 ms" -> 300, "ms".
+THRESHOLD_TEXT = re.compile(r"(?:<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^<>=]*?)\s*$")
+
+
+def raw_unit(metric_name):
+    """The unit of a catalog metric's datapoints as an axis names it ("" when unknown)."""
+    known = catalog.METRICS.get(metric_name or "")
+    return RAW_UNITS.get(known.unit, "") if known else ""
+
+
+def _scale_of(metric_name, unit):
+    """CloudWatch's value per unit of a threshold written in `unit`, where the label's numbers cannot tell (0)."""
+    known = catalog.METRICS.get(metric_name or "")
+    if known is None:
+        return 1.0
+    if unit == catalog.SCALE_UNITS[catalog.SCALE_MS] and known.unit == "Microseconds":
+        return 1000.0
+    if unit == catalog.SCALE_UNITS[catalog.SCALE_PERCENT_OF_ONE] and known.scale == catalog.SCALE_PERCENT_OF_ONE:
+        return 0.01
+    return 1.0
+
+
+def annotation_unit(annotation):
+    """(factor, unit) of a threshold annotation: its value (what CloudWatch compares, in the metric's own unit)
+    is factor x the threshold its label writes, in unit.
+
+    The collection writes thresholds in the units people set them in ("ModelLatency alarm: Average > 300 ms",
+    "CPUUtilization alarm: Average > 70 % per vCPU") while the annotation's value is the raw metric's (300000
+    microseconds, 560 % summed over 8 vCPUs): factors 1000 and 8. A label that writes no unit is in the metric's
+    own unit (factor 1).
+    """
+    label = str(annotation.get("label", ""))
+    subject = label.split(" ", 1)[0]
+    value = float(annotation["value"])
+    match = THRESHOLD_TEXT.search(label)
+    if not match:
+        return 1.0, raw_unit(subject)
+    number, unit = float(match.group(1)), match.group(2).strip()
+    factor = value / number if number and value else _scale_of(subject, unit)
+    if not unit:
+        unit = raw_unit(subject) if abs(factor - 1.0) < 1e-9 else ""
+    return factor, unit
+
+
+def line_unit(line, annotations):
+    """(factor, unit) a parsed line is drawn in: its threshold's unit when the widget has one for its metric,
+    else the unit the collection writes such thresholds in (milliseconds, percent), else the metric's own."""
+    relevant = annotations_of_line(line, annotations)
+    if relevant:
+        return annotation_unit(relevant[0])
+    known = catalog.METRICS.get(line.get("metric") or line.get("subject") or "")
+    if known is None:
+        return 1.0, ""
+    if line.get("expression"):
+        if known.scale == catalog.SCALE_ERROR_RATE and "rate" in str(line.get("label", "")):
+            return 1.0, catalog.SCALE_UNITS[catalog.SCALE_ERROR_RATE]
+        return 1.0, ""
+    if known.scale == catalog.SCALE_MS:
+        return 1000.0, catalog.SCALE_UNITS[catalog.SCALE_MS]
+    if known.scale == catalog.SCALE_PERCENT_OF_ONE:
+        return 0.01, catalog.SCALE_UNITS[catalog.SCALE_PERCENT_OF_ONE]
+    return 1.0, RAW_UNITS.get(known.unit, "")
+
+
+def widget_units(widget):
+    """How a metric widget is drawn in the units its thresholds are written in.
+
+    {"lines": {line index: (factor, unit)} for the visible lines (a line's values are divided by its factor),
+     "thresholds": [(factor, unit)] in the order of horizontal_annotations,
+     "axes": [unit]}: one y axis per unit, the first (left) the first threshold's; the others on the right.
+    """
+    lines = widget_lines(widget)
+    annotations = horizontal_annotations(widget)
+    thresholds = [annotation_unit(a) for a in annotations]
+    threshold_units = [unit for _factor, unit in thresholds]
+    drawn = {}
+    for index, line in enumerate(lines):
+        if line["visible"] and not line["band_of"]:
+            drawn[index] = line_unit(line, annotations)
+            own = raw_unit(line.get("metric"))
+            if not annotations_for(line.get("subject"), annotations) and drawn[index][1] not in threshold_units \
+                    and own and own in threshold_units:
+                drawn[index] = (1.0, own)  # beside raw thresholds of the same unit, raw too
+    ids = dict((line["id"], index) for index, line in enumerate(lines) if line["id"])
+    for index, line in enumerate(lines):
+        if line["visible"] and line["band_of"]:
+            around = ids.get(line["band_of"])
+            drawn[index] = drawn.get(around) or line_unit(lines[around] if around is not None else line, annotations)
+    axes = []
+    for _factor, unit in thresholds + [drawn[i] for i in sorted(drawn)]:
+        if unit not in axes:
+            axes.append(unit)
+    return {"lines": drawn, "thresholds": thresholds, "axes": axes or [""]}
+
+
 # --------------------------------------------------------------------------------------------- synthetic data
 
 def _typical_level(metric, stat, expression=None):
@@ -384,7 +499,7 @@ def synthetic_series(metric_line, threshold_annotations, points, seed):
     if points < 2:
         raise PreviewError("a series needs at least 2 points, got %d" % points)
     rng = random.Random(_seed_for(seed, line))
-    relevant = [a for a in annotations_for(line.get("subject"), threshold_annotations or [])
+    relevant = [a for a in annotations_of_line(line, threshold_annotations or [])
                 if _is_number(a.get("value"))]
 
     excursion_len = max(2, points // 24)
@@ -393,6 +508,11 @@ def synthetic_series(metric_line, threshold_annotations, points, seed):
 
     threshold = None
     level = _typical_level(line.get("metric"), line.get("stat"), line.get("expression"))
+    known = catalog.METRICS.get(line.get("metric"))
+    bounded = str(line.get("stat")) in catalog.BOUNDED_STATISTICS or str(line.get("stat")).startswith("p")
+    ceiling = known.ceiling if known is not None and known.ceiling is not None and bounded else None
+    if ceiling is not None:
+        level = min(level, ceiling * 0.6)  # a ratio stays <= 1, a percentage <= 100
     if relevant:
         threshold = float(relevant[0]["value"])
         above = relevant[0].get("fill", "above") != "below"
@@ -401,13 +521,13 @@ def synthetic_series(metric_line, threshold_annotations, points, seed):
             level = threshold * (0.4 + 0.15 * rng.random()) if threshold > 0 else 0.0
             quiet_limit = threshold * 0.9 if threshold > 0 else 0.0
             peak = threshold * (1.2 + 0.15 * rng.random()) if threshold > 0 else threshold + 1.0
-            known = catalog.METRICS.get(line.get("metric"))
-            bounded = str(line.get("stat")) in catalog.BOUNDED_STATISTICS or str(line.get("stat")).startswith("p")
-            if known is not None and known.ceiling is not None and bounded and threshold < known.ceiling:
-                peak = min(peak, threshold + (known.ceiling - threshold) * 0.9)  # a percentage stays <= 100
+            if ceiling is not None and threshold < ceiling:
+                peak = min(peak, threshold + (ceiling - threshold) * 0.9)  # a percentage stays <= 100
         else:
             # Quiet well above the threshold, the excursion down to 40 % of it.
             level = max(threshold * 2.5, level)
+            if ceiling is not None and threshold < ceiling:
+                level = min(level, threshold + (ceiling - threshold) * 0.7)
             quiet_limit = threshold + (level - threshold) * 0.5
             peak = threshold * 0.4 if threshold > 0 else threshold - 1.0
 
@@ -420,6 +540,8 @@ def synthetic_series(metric_line, threshold_annotations, points, seed):
             value = min(value, quiet_limit) if above else max(value, quiet_limit)
             if start <= i < start + excursion_len:
                 value = peak * (1 + 0.05 * (rng.random() * 2 - 1))
+        if ceiling is not None:
+            value = min(value, ceiling)
         values.append(round(max(value, 0.0), 6))
     return values
 
@@ -533,6 +655,36 @@ def _format_time(seconds_from_end, end_time):
 
 # --------------------------------------------------------------------------------------------- PNG
 
+RC = {"font.family": "DejaVu Sans", "font.size": SMALL_PT, "axes.unicode_minus": False, "path.simplify": True}
+
+
+def render_figure(body, series, states=None, cell_px=DEFAULT_CELL_PX, hours=DEFAULT_HOURS, end_time=None):
+    """The dashboard as a matplotlib Figure (on an Agg canvas), as render_png draws it.
+
+    Each metric widget's plot axes carry the gid "widget-<index>"; its threshold lines "threshold-<n>", their
+    labels "threshold-label-<n>" and a label's leader line "threshold-leader-<n>" (n: the annotation's index
+    among the widget's horizontal annotations); its data lines "line-<line index>".
+    """
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series = series or {}
+    states = states or {}
+    rects = layout(body, cell_px)
+    width, height = canvas_size(body, cell_px)
+    with rc_context(RC):
+        figure = Figure(figsize=(width / float(DPI), height / float(DPI)), dpi=DPI, facecolor=BACKGROUND)
+        FigureCanvasAgg(figure)
+        canvas = figure.add_axes((0, 0, 1, 1), zorder=0)
+        canvas.set_xlim(0, width)
+        canvas.set_ylim(height, 0)  # pixels from the top, like the grid
+        canvas.set_axis_off()
+        for rect, widget in zip(rects, body["widgets"]):
+            _draw_widget(figure, canvas, rect, widget, series, states, (width, height), hours, end_time)
+    return figure
+
+
 def render_png(body, series, path=None, states=None, cell_px=DEFAULT_CELL_PX, hours=DEFAULT_HOURS,
                end_time=None):
     """Draw the dashboard; return the PNG bytes, and write them to path if given.
@@ -543,23 +695,9 @@ def render_png(body, series, path=None, states=None, cell_px=DEFAULT_CELL_PX, ho
     end_time: epoch seconds of the window's end, for clock times on the x axes (default: -3h .. now).
     """
     from matplotlib import rc_context
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    series = series or {}
-    states = states or {}
-    rects = layout(body, cell_px)
-    width, height = canvas_size(body, cell_px)
-    with rc_context({"font.family": "DejaVu Sans", "font.size": SMALL_PT, "axes.unicode_minus": False,
-                     "path.simplify": True}):
-        figure = Figure(figsize=(width / float(DPI), height / float(DPI)), dpi=DPI, facecolor=BACKGROUND)
-        FigureCanvasAgg(figure)
-        canvas = figure.add_axes((0, 0, 1, 1), zorder=0)
-        canvas.set_xlim(0, width)
-        canvas.set_ylim(height, 0)  # pixels from the top, like the grid
-        canvas.set_axis_off()
-        for rect, widget in zip(rects, body["widgets"]):
-            _draw_widget(figure, canvas, rect, widget, series, states, (width, height), hours, end_time)
+    figure = render_figure(body, series, states=states, cell_px=cell_px, hours=hours, end_time=end_time)
+    with rc_context(RC):
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata={"Software": None})
     data = buffer.getvalue()
@@ -645,46 +783,103 @@ def _draw_alarms(canvas, box, widget, states):
                         color="white", va="center", ha="left")
 
 
-def _group_annotations(annotations):
-    """[(value, [annotations at that value])], in the order the values first appear."""
-    groups = []
-    for annotation in annotations:
-        for value, group in groups:
-            if value == annotation["value"]:
-                group.append(annotation)
-                break
-        else:
-            groups.append((annotation["value"], [annotation]))
-    return groups
-
-
 def _legend_columns(width_px):
     return max(1, int(width_px // 230))
 
 
+LABEL_PT = 6.5
+LABEL_PAD_PX = 2  # between a threshold line and its label
+LINE_CLEARANCE_PX = 3  # between a label and any other line (data lines carry dots about 5 px wide)
+LEADER_INSET_PX = 6  # where a leader line leaves its label, from the label's left edge
+UNIT_LABEL_PX = 12  # room for an axis's unit label beside its tick labels
+RIGHT_AXIS_PX = 46  # room for the tick labels of an axis on the right
+# Headroom above the highest value or threshold, tried in turn when the thresholds' labels find no free place:
+# more headroom is free space above the lines for them (a label that still finds none goes to the legend).
+HEADROOMS = (1.12, 1.4, 1.8, 2.4)
+MIN_PLOT_PX = 80  # labels moved to the legend leave the plot at least this high (the others: "N more")
+
+
 def _draw_metric(figure, canvas, rect, box, widget, series, size, hours, end_time):
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Rectangle
+    """A graph: each unit on an axis of its own (the thresholds' units: the lines are scaled to them), each
+    threshold a red line shaded on its alarming side, with its label beside it where the label crosses no line
+    and no other label (further up or down with a leader line if need be, else in the legend)."""
+    x, y, w, h = box
+    lines = [(i, line) for i, line in enumerate(widget_lines(widget)) if line["visible"]]
+    annotations = horizontal_annotations(widget)
+    units = widget_units(widget)
+    in_legend = set()
+    # Tried in turn until every label finds a place: the labels as long as they fit, then all in their shortest
+    # form (which leaves room for more of them); at each headroom. Then the labels still without a place go to the
+    # legend, and the rest are tried again.
+    attempts = [(headroom, compact) for headroom in HEADROOMS for compact in (False, True)]
+    attempt = 0
+    while True:
+        headroom, compact = attempts[attempt]
+        plot = _plot_metric(figure, rect, box, widget, series, size, hours, end_time, lines, annotations, units,
+                            headroom, in_legend, compact)
+        if plot is None:
+            canvas.text(x + 8, y + TITLE_PX + 4, "%d lines (widget too small to draw)" % len(lines), color=MUTED,
+                        va="top", ha="left")
+            return
+        if not plot["unplaced"]:
+            break
+        if attempt + 1 < len(attempts):
+            attempt += 1
+        else:
+            in_legend |= plot["unplaced"]
+        for axes in plot["axes"]:
+            figure.delaxes(axes)
+    _draw_legend(canvas, box, plot)
+
+
+def _metric_geometry(box, units, legend_entries):
+    x, y, w, h = box
+    columns = _legend_columns(w - 16)
+    legend_rows = -(-legend_entries // columns) if legend_entries else 0
+    left_px = Y_TICKS_PX + (UNIT_LABEL_PX if units["axes"][0] else 0)
+    right_px = 12 + sum(RIGHT_AXIS_PX + (UNIT_LABEL_PX if unit else 0) for unit in units["axes"][1:])
+    plot_left = x + left_px
+    plot_top = y + TITLE_PX + 4
+    plot_w = w - left_px - right_px
+    plot_h = h - TITLE_PX - 4 - X_TICKS_PX - legend_rows * LEGEND_ROW_PX - 6
+    return {"left": plot_left, "top": plot_top, "w": plot_w, "h": plot_h, "columns": columns}
+
+
+def _plot_metric(figure, rect, box, widget, series, size, hours, end_time, lines, annotations, units, headroom,
+                 in_legend, compact=False):
+    """The plot of a metric widget (its axes, lines, thresholds and the labels that fit beside them); None if the
+    widget is too small for one. Returns the axes, the legend entries and the labels that found no place."""
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
-    x, y, w, h = box
     fig_w, fig_h = size
     properties = widget.get("properties") or {}
-    lines = [(i, line) for i, line in enumerate(widget_lines(widget)) if line["visible"]]
-    columns = _legend_columns(w - 16)
-    legend_rows = -(-len(lines) // columns) if lines else 0
-    plot_left = x + Y_TICKS_PX
-    plot_top = y + TITLE_PX + 4
-    plot_w = w - Y_TICKS_PX - 12
-    plot_h = h - TITLE_PX - 4 - X_TICKS_PX - legend_rows * LEGEND_ROW_PX - 6
+    # Labels that found no place on the plot go to the legend, as many as leave the plot MIN_PLOT_PX high.
+    legend_thresholds = sorted(n for n in in_legend if annotations[n].get("label"))
+    geometry = _metric_geometry(box, units, len(lines) + len(legend_thresholds))
+    hidden = 0
+    while geometry["h"] < MIN_PLOT_PX and legend_thresholds:
+        legend_thresholds.pop()
+        hidden += 1
+        geometry = _metric_geometry(box, units, len(lines) + len(legend_thresholds) + 1)
+    geometry.update(legend_thresholds=legend_thresholds, hidden_thresholds=hidden)
+    plot_left, plot_top, plot_w, plot_h = geometry["left"], geometry["top"], geometry["w"], geometry["h"]
     if plot_w < 20 or plot_h < 20:
-        canvas.text(x + 8, y + TITLE_PX + 4, "%d lines (widget too small to draw)" % len(lines), color=MUTED,
-                    va="top", ha="left")
-        return
-    axes = figure.add_axes((plot_left / float(fig_w), 1 - (plot_top + plot_h) / float(fig_h),
-                            plot_w / float(fig_w), plot_h / float(fig_h)), zorder=1)
-    axes.set_facecolor(PANEL)
-    axes.set_xlim(-float(hours), 0)
+        return None
+    primary = figure.add_axes((plot_left / float(fig_w), 1 - (plot_top + plot_h) / float(fig_h),
+                               plot_w / float(fig_w), plot_h / float(fig_h)), zorder=1)
+    primary.set_gid("widget-%d" % rect["index"])
+    primary.set_facecolor(PANEL)
+    primary.set_xlim(-float(hours), 0)
+    all_axes = [primary]
+    offset = 0
+    for unit in units["axes"][1:]:
+        twin = primary.twinx()
+        twin.set_zorder(1)  # drawn after the primary axes (added before it), over its white face
+        twin.patch.set_visible(False)
+        twin.spines["right"].set_position(("outward", offset))
+        offset += RIGHT_AXIS_PX + (UNIT_LABEL_PX if unit else 0)
+        all_axes.append(twin)
+    axis_of = dict((unit, index) for index, unit in enumerate(units["axes"]))
 
     by_id = {}
     for line_index, line in enumerate(widget_lines(widget)):
@@ -692,88 +887,294 @@ def _draw_metric(figure, canvas, rect, box, widget, series, size, hours, end_tim
         if line["id"] and entry and entry.get("v"):
             by_id[line["id"]] = entry
 
-    legend = []  # (colour, label, dashed, band)
-    values_seen = []
+    legend = []  # (colour, label, style): style "line", "dashed", "band" or "threshold"
+    values = [[] for _axes in all_axes]
+    data_lines = []
+    several = len(all_axes) > 1
     for position, (line_index, line) in enumerate(lines):
         colour = LINE_COLOURS[position % len(LINE_COLOURS)]
-        label = line["label"]
+        factor, unit = units["lines"][line_index]
+        index = axis_of[unit]
+        axes = all_axes[index]
+        label = line["label"] + (" [%s]" % unit if several and unit else "")
         if line["band_of"]:
             around = by_id.get(line["band_of"])
             if around:
                 lower, upper = anomaly_band(around["v"], line["band_width"])
-                times = [t / 3600.0 for t in around["t"]]
-                axes.fill_between(times, lower, upper, color="#9aa5b1", alpha=0.35, linewidth=0, zorder=2)
-                values_seen.extend(upper)
+                axes.fill_between([t / 3600.0 for t in around["t"]], [v / factor for v in lower],
+                                  [v / factor for v in upper], color="#9aa5b1", alpha=0.35, linewidth=0, zorder=2)
+                values[index].extend(v / factor for v in upper)
                 label += " (approximated)"
             else:
                 label += " (no data)"
-            legend.append(("#9aa5b1", label, False, True))
+            legend.append(("#9aa5b1", label, "band"))
             continue
         entry = series.get(series_key(rect["index"], line_index))
         synthetic = bool(entry and entry.get("synthetic"))
         if entry and entry.get("v"):
+            scaled = [v / factor for v in entry["v"]]
             # Few datapoints (a metric that just started, or a lone one) get dots, or a single one would not show.
-            axes.plot([t / 3600.0 for t in entry["t"]], entry["v"], color=colour, linewidth=1.3,
-                      linestyle="--" if synthetic else "-", marker="o" if len(entry["v"]) <= 30 else None,
-                      markersize=3.5, zorder=3)
-            values_seen.extend(entry["v"])
+            drawn, = axes.plot([t / 3600.0 for t in entry["t"]], scaled, color=colour, linewidth=1.3,
+                               linestyle="--" if synthetic else "-", marker="o" if len(scaled) <= 30 else None,
+                               markersize=3.5, zorder=3)
+            drawn.set_gid("line-%d" % line_index)
+            data_lines.append(drawn)
+            values[index].extend(scaled)
             label += " (synthetic)" if synthetic else ""
         else:
             label += " (no data)"
-        legend.append((colour, label, synthetic, False))
+        legend.append((colour, label, "dashed" if synthetic else "line"))
 
-    annotations = horizontal_annotations(widget)
-    y_axis = (properties.get("yAxis") or {}).get("left") or {}
-    low = y_axis["min"] if _is_number(y_axis.get("min")) else min(values_seen + [0.0])
-    candidates = values_seen + [a["value"] for a in annotations]
-    high = max(candidates) if candidates else 1.0
-    high = high * 1.12 if high > 0 else high + 1.0
-    if _is_number(y_axis.get("max")):
-        high = y_axis["max"]
-    if high <= low:
-        high = low + 1.0
-    axes.set_ylim(low, high)
+    thresholds = []  # (annotation index, axes, value in the axis's unit)
+    for n, annotation in enumerate(annotations):
+        factor, unit = units["thresholds"][n]
+        thresholds.append((n, axis_of[unit], annotation["value"] / factor))
+    y_axes = properties.get("yAxis") or {}
+    for index, axes in enumerate(all_axes):
+        settings = y_axes.get("left" if index == 0 else "right") or {}
+        factors = [units["thresholds"][n][0] for n, i, _v in thresholds if i == index] + [
+            units["lines"][i][0] for i, _line in lines if axis_of[units["lines"][i][1]] == index]
+        factor = factors[0] if factors else 1.0
+        low = settings["min"] / factor if _is_number(settings.get("min")) else min(values[index] + [0.0])
+        candidates = values[index] + [value for _n, i, value in thresholds if i == index]
+        high = max(candidates) if candidates else 1.0
+        high = high * headroom if high > 0 else high + 1.0
+        if _is_number(settings.get("max")):
+            high = settings["max"] / factor
+        if high <= low:
+            high = low + 1.0
+        axes.set_ylim(low, high)
 
-    for value, group in _group_annotations(annotations):
-        axes.axhline(value, color=THRESHOLD, linewidth=1.0, zorder=2)
-        fills = set(a.get("fill") for a in group)
-        if "above" in fills and value < high:
+    threshold_lines = {}
+    shaded = set()
+    for n, index, value in thresholds:
+        axes = all_axes[index]
+        low, high = axes.get_ylim()
+        drawn = axes.axhline(value, color=THRESHOLD, linewidth=1.0, zorder=2)
+        drawn.set_gid("threshold-%d" % n)
+        threshold_lines[n] = drawn
+        fill = annotations[n].get("fill")
+        if (index, value, fill) in shaded:
+            continue
+        shaded.add((index, value, fill))
+        if fill == "above" and value < high:
             axes.axhspan(value, high, color=THRESHOLD, alpha=0.07, linewidth=0, zorder=1)
-        if "below" in fills and value > low:
+        if fill == "below" and value > low:
             axes.axhspan(low, value, color=THRESHOLD, alpha=0.07, linewidth=0, zorder=1)
-        labels = [str(a.get("label", "")) for a in group if a.get("label")]
-        # Two thresholds at one value: one label above the line, the other (and any more) below it.
-        for text, va in ((labels[:1], "bottom"), (labels[1:], "top")):
-            if text:
-                axes.text(0.01, value, fit("; ".join(text), plot_w - 8, 6.5), transform=axes.get_yaxis_transform(),
-                          fontsize=6.5, color=THRESHOLD, va=va, ha="left", zorder=4, clip_on=True)
-    if not values_seen:
-        axes.text(0.5, 0.5, "No data", transform=axes.transAxes, color=MUTED, ha="center", va="center")
+    avoid = []
+    if not any(values):
+        note = primary.text(0.5, 0.5, "No data", transform=primary.transAxes, color=MUTED, ha="center", va="center")
+        avoid.append(note.get_window_extent(figure.canvas.get_renderer()))
 
     step = 1 if hours <= 12 else -(-int(hours) // 6)
     ticks = [float(t) for t in range(-int(hours), 1, step)]
-    axes.xaxis.set_major_locator(FixedLocator(ticks))
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_time(round(v * 3600), end_time)))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_number(v)))
-    axes.tick_params(labelsize=SMALL_PT, colors=MUTED, length=2)
-    axes.grid(axis="y", color=GRID_LINE, linewidth=0.6, zorder=0)
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        axes.spines[side].set_color(PANEL_EDGE)
+    primary.xaxis.set_major_locator(FixedLocator(ticks))
+    primary.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _format_time(round(v * 3600), end_time)))
+    primary.grid(axis="y", color=GRID_LINE, linewidth=0.6, zorder=0)
+    for index, axes in enumerate(all_axes):
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_number(v)))
+        axes.tick_params(labelsize=SMALL_PT, colors=MUTED, length=2)
+        if units["axes"][index]:
+            axes.set_ylabel(units["axes"][index], fontsize=SMALL_PT, color=MUTED, labelpad=2)
+        for side in ("top", "right", "left", "bottom"):
+            axes.spines[side].set_color(PANEL_EDGE)
+        axes.spines["top"].set_visible(False)
+        if index == 0:
+            axes.spines["right"].set_visible(False)
+        else:
+            for side in ("left", "bottom"):
+                axes.spines[side].set_visible(False)
 
-    legend_top = plot_top + plot_h + X_TICKS_PX + 2
+    # Shorter forms of the labels name the metric unless every threshold of the graph is about the same one.
+    metric_shown = len(set(str(a.get("label", "")).split(" ", 1)[0] for a in annotations)) > 1
+    labels = [(n, label_texts(str(annotations[n]["label"]), metric_shown), threshold_lines[n])
+              for n, _i, _v in thresholds if annotations[n].get("label") and n not in in_legend]
+    unplaced = _place_labels(figure, primary, labels, data_lines, list(threshold_lines.values()), avoid, compact)
+    for n in geometry["legend_thresholds"]:
+        # the longest form of the label that the legend's column shows whole
+        forms = label_texts(str(annotations[n]["label"]), metric_shown)
+        room = (box[2] - 16) / float(geometry["columns"]) - 22
+        legend.append((THRESHOLD, ([f for f in forms if fit(f, room, SMALL_PT) == f] or forms[-1:])[0], "threshold"))
+    if geometry["hidden_thresholds"]:
+        hidden = geometry["hidden_thresholds"]
+        legend.append((THRESHOLD, "%d more threshold%s: see the page's list" % (hidden, "" if hidden == 1 else "s"),
+                       "threshold"))
+    return {"axes": all_axes, "legend": legend, "unplaced": unplaced, "geometry": geometry}
+
+
+def _display_path(line):
+    return line.get_transform().transform_path(line.get_path())
+
+
+def _text_size(figure, renderer, text):
+    from matplotlib.transforms import IdentityTransform
+
+    probe = figure.text(0, 0, text, fontsize=LABEL_PT, transform=IdentityTransform(), va="bottom", ha="left")
+    extent = probe.get_window_extent(renderer)
+    probe.remove()
+    return extent.width, extent.height
+
+
+LABEL_FORM = re.compile(r"^(?P<metric>\S+) alarm(?: \((?P<who>[^)]*)\))?: (?P<condition>.+)$")
+
+
+def label_texts(label, metric_shown=True):
+    """The texts a threshold label may be drawn with, longest first: the whole label ("ModelLatency alarm (blue):
+    Average > 300 ms"), then shorter ones for where it finds no room ("ModelLatency (blue) > 300 ms", at last
+    "blue > 300 ms"). With metric_shown false (every threshold of the graph is about one metric) the shorter ones
+    leave the metric out ("blue: Average > 300 ms", "blue > 300 ms"). The legend and the HTML page say it all."""
+    texts = [label]
+    form = LABEL_FORM.match(label)
+    threshold = THRESHOLD_TEXT.search(label)
+    if form:
+        who, metric = form.group("who"), form.group("metric")
+        if metric_shown:
+            if threshold:
+                texts.append("%s%s %s" % (metric, " (%s)" % who if who else "", threshold.group(0)))
+                texts.append("%s %s" % (who, threshold.group(0)) if who else threshold.group(0))  # narrow graphs
+        else:
+            texts.append("%s: %s" % (who, form.group("condition")) if who else form.group("condition"))
+            if threshold:
+                texts.append("%s %s" % (who, threshold.group(0)) if who else threshold.group(0))
+    elif threshold and threshold.start() > 0:
+        texts.append(threshold.group(0))
+    unique = []
+    for text in texts:
+        if text not in unique:
+            unique.append(text)
+    return unique
+
+
+def _fitted(figure, renderer, text, width):
+    """text, cut with an ellipsis to width pixels if need be, and its size."""
+    shown = text
+    size = _text_size(figure, renderer, shown)
+    keep = int(len(text) * width / size[0]) if size[0] > width else len(text)
+    while size[0] > width and keep > 1:
+        shown = text[:keep - 1] + u"\u2026"
+        size = _text_size(figure, renderer, shown)
+        keep -= 1
+    return shown, size
+
+
+def _place_labels(figure, axes, labels, data_lines, threshold_lines, avoid=(), compact=False):
+    """Puts each threshold label beside its line (above it, else below it, along the line from the left) where its
+    box crosses no data line, no other threshold line, no leader line and no other label; failing that further up
+    or down with a leader line to its threshold; failing that in a shorter form (label_texts). Returns the
+    annotation indexes of the labels that found no place.
+
+    labels: [(annotation index, the label's forms (label_texts), its threshold's Line2D)]; avoid: boxes of other
+    texts in the plot; compact: every label in its shortest form (room for more of them where they are many). Works in
+    display coordinates (pixels from the bottom left), so the boxes are the text's own extents as laid out.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.path import Path
+    from matplotlib.transforms import IdentityTransform
+
+    if not labels:
+        return set()
+    renderer = figure.canvas.get_renderer()
+    plot = axes.bbox
+    data_paths = [_display_path(line) for line in data_lines]
+    thresholds = [_display_path(line) for line in threshold_lines]
+    placed = list(avoid)  # boxes of the texts in the plot
+    leaders = []  # display paths of the leader lines drawn
+    unplaced = set()
+    for n, texts, own in labels:
+        own_y = _display_path(own).vertices[0][1]
+        # The whole label where it finds a place, unless a shorter form finds one much nearer its line: each form
+        # shorter counts as two rows further away.
+        best = None
+        forms = texts[-1:] if compact else texts
+        for number, form in enumerate(forms):
+            if number + 1 < len(forms):
+                size = _text_size(figure, renderer, form)
+                if size[0] > plot.width - 2 * LABEL_PAD_PX - 4:
+                    continue
+            else:
+                form, size = _fitted(figure, renderer, form, plot.width - 2 * LABEL_PAD_PX - 4)
+            found = _free_place(plot, size, own_y, placed, data_paths + leaders, thresholds)
+            if found and (best is None or found[2] + 2 * number < best[0]):
+                best = (found[2] + 2 * number, form, found[0], found[1])
+            if best is not None and best[0] <= 2 * (number + 1):
+                break  # no shorter form can do better
+        if best is None:
+            unplaced.add(n)
+            continue
+        _score, shown, box, leader = best
+        label = axes.text(box.x0, box.y0, shown, transform=IdentityTransform(), fontsize=LABEL_PT,
+                          color=THRESHOLD, va="bottom", ha="left", zorder=4, clip_on=False)
+        label.set_gid("threshold-label-%d" % n)
+        placed.append(box)
+        if leader is not None:
+            drawn = Line2D(leader.vertices[:, 0], leader.vertices[:, 1], transform=IdentityTransform(),
+                           color=THRESHOLD, linewidth=0.7, linestyle=":", zorder=4, clip_on=False)
+            drawn.set_gid("threshold-leader-%d" % n)
+            axes.add_line(drawn)
+            leaders.append(Path(leader.vertices))
+    return unplaced
+
+
+def _free_place(plot, size, own_y, placed, paths, thresholds):
+    """(box, leader path or None, rows away from the line) of the first free place for a label of this size by the
+    threshold at own_y; None if there is none."""
+    from matplotlib.path import Path
+    from matplotlib.transforms import Bbox
+
+    text_w, text_h = size
+    xs = []
+    left = plot.x0 + LABEL_PAD_PX + 2
+    step = max(6.0, plot.width / 48.0)
+    while left + text_w <= plot.x1 - LABEL_PAD_PX:
+        xs.append(left)
+        left += step
+    # Beside the line first (above, then below), then one row further away at a time.
+    bottoms = []
+    for k in range(0, int(plot.height // (text_h + 2)) + 1):
+        bottoms.append((own_y + LABEL_PAD_PX + k * (text_h + 2), k))
+        bottoms.append((own_y - LABEL_PAD_PX - text_h - k * (text_h + 2), k))
+    for bottom, k in bottoms:
+        if bottom < plot.y0 + 1 or bottom + text_h > plot.y1 - 1:
+            continue
+        for left in xs:
+            box = Bbox.from_bounds(left, bottom, text_w, text_h)
+            clear = box.padded(LINE_CLEARANCE_PX)
+            if any(box.padded(1).overlaps(other) for other in placed):
+                continue
+            if any(path.intersects_bbox(clear, filled=False) for path in paths):
+                continue
+            if any(abs(path.vertices[0][1] - own_y) > 0.5 and path.intersects_bbox(clear, filled=False)
+                   for path in thresholds):
+                continue
+            if not k:
+                return box, None, k
+            # a leader line from the label's left end or else its right end, clear of the other labels
+            for lx in (left + LEADER_INSET_PX, left + text_w - LEADER_INSET_PX):
+                leader = Path([(lx, bottom if bottom > own_y else bottom + text_h), (lx, own_y)])
+                if not any(leader.intersects_bbox(other.padded(1), filled=False) for other in placed):
+                    return box, leader, k
+    return None
+
+
+def _draw_legend(canvas, box, plot):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    x, _y, w, _h = box
+    geometry = plot["geometry"]
+    columns = geometry["columns"]
+    legend_top = geometry["top"] + geometry["h"] + X_TICKS_PX + 2
     column_w = (w - 16) / float(columns)
-    for position, (colour, label, dashed, band) in enumerate(legend):
+    for position, (colour, label, style) in enumerate(plot["legend"]):
         lx = x + 8 + (position % columns) * column_w
         ly = legend_top + (position // columns) * LEGEND_ROW_PX + LEGEND_ROW_PX / 2.0
-        if band:
+        if style == "band":
             canvas.add_patch(Rectangle((lx, ly - 4), 14, 8, facecolor=colour, alpha=0.5, edgecolor="none"))
         else:
-            canvas.add_line(Line2D([lx, lx + 14], [ly, ly], color=colour, linewidth=2,
-                                   linestyle="--" if dashed else "-"))
-        canvas.text(lx + 18, ly, fit(label, column_w - 22, SMALL_PT), fontsize=SMALL_PT, color=TEXT,
-                    va="center", ha="left")
+            canvas.add_line(Line2D([lx, lx + 14], [ly, ly], color=colour, linewidth=1 if style == "threshold" else 2,
+                                   linestyle="--" if style == "dashed" else "-"))
+        canvas.text(lx + 18, ly, fit(label, column_w - 22, SMALL_PT), fontsize=SMALL_PT,
+                    color=THRESHOLD if style == "threshold" else TEXT, va="center", ha="left")
 
 
 # --------------------------------------------------------------------------------------------- HTML

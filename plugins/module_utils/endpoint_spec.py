@@ -24,6 +24,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instanc
     instance_counts,
     instance_family,
 )
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.regions import REGION_NAME, region_problem
 
 COLLECTION = "mlops.sagemaker_monitoring"
 MANAGED_BY_TAG = "managed-by"
@@ -32,13 +33,15 @@ ENDPOINT_TAG = "sagemaker-endpoint"
 # SageMaker's own pattern for endpoint and variant names.
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
 STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}\Z")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d\Z")
-PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)\Z")
+# Every pattern matches the whole string (\Z, not $, which also matches before a trailing newline) and only ASCII
+# digits ([0-9], not \d, which also matches other scripts' digits).
+REGION = REGION_NAME
+PERCENTILE = re.compile(r"^p([0-9]{1,2}(\.[0-9]{1,2})?|100)\Z")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+\Z")
-HTTPS_URL = re.compile(r"^https://[^/\s:]+(:\d+)?(/\S*)?\Z")
-SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9_-]{1,80}(\.fifo)?\Z")
+HTTPS_URL = re.compile(r"^https://[^/\s:]+(:[0-9]{1,5})?(/\S*)?\Z")
+SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_-]{1,80}(\.fifo)?\Z")
 LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?\Z"
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?\Z"
 )
 SUBSCRIBER_CHECKS = {
     "email": (EMAIL, "an email address"),
@@ -59,6 +62,12 @@ MAX_RESOURCES = 500
 MAX_TEMPLATE_BODY_BYTES = 51200
 # Resources in each stack besides the alarms: topic, topic policy, dashboard.
 FIXED_RESOURCES = 3
+
+# CloudFormation's stack tags (botocore's model of CreateStack: Tags, TagKey, TagValue); the collection adds two.
+COLLECTION_TAGS = (MANAGED_BY_TAG, ENDPOINT_TAG)
+MAX_TAGS = 50
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
 
 ONE_DAY = 86400
 SEVEN_DAYS = 7 * ONE_DAY
@@ -81,7 +90,17 @@ def _is_int(value):
 def _is_number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    if isinstance(value, int):
+        return True  # however large: _fits_double says whether CloudWatch takes it
     return not (math.isnan(value) or math.isinf(value))
+
+
+def _fits_double(value):
+    """Whether CloudWatch, whose thresholds are doubles, can take the number: not beyond about 1.8e308."""
+    try:
+        return not math.isinf(float(value))
+    except OverflowError:
+        return False
 
 
 def _type_name(value):
@@ -94,6 +113,8 @@ def _type_name(value):
 
 
 def _describe(value):
+    if value is None:
+        return "null"  # as YAML writes it (or an empty value)
     return "%s %r" % (_type_name(value), value)
 
 
@@ -130,6 +151,8 @@ def _check_alarm_value(check, field, key, value):
     elif key == "threshold":
         if not _is_number(value):
             check.add(field, "must be a number, got %s" % _describe(value))
+        elif not _fits_double(value):
+            check.add(field, "%s is beyond the largest number CloudWatch takes (about 1.8e308)" % value)
     elif key in ("period", "evaluation_periods", "datapoints_to_alarm"):
         if not _is_int(value) or value < 1:
             check.add(field, "must be a whole number of at least 1, got %s" % _describe(value))
@@ -150,9 +173,13 @@ def _check_alarm_value(check, field, key, value):
     elif key == "min_invocations":
         if value is not None and (not _is_int(value) or value < 1):
             check.add(field, "must be a whole number of at least 1 (or null), got %s" % _describe(value))
+        elif value is not None and not _fits_double(value):
+            check.add(field, "%s is beyond the largest number CloudWatch takes (about 1.8e308)" % value)
     elif key == "anomaly_band":
         if value is not None and (not _is_number(value) or value <= 0):
             check.add(field, "must be a positive number of standard deviations (or null), got %s" % _describe(value))
+        elif value is not None and not _fits_double(value):
+            check.add(field, "%s is beyond the largest number CloudWatch takes (about 1.8e308)" % value)
     elif key == "treat_missing_data":
         if value not in catalog.TREAT_MISSING_DATA:
             check.add(field, "must be one of %s, got %s" % (", ".join(catalog.TREAT_MISSING_DATA), _describe(value)))
@@ -226,6 +253,28 @@ def _can_fire(metric, statistic, comparison, threshold, raw=True):
     return None
 
 
+def _always_fires(metric, statistic, comparison, threshold, raw=True):
+    """Why an alarm with these settings would be in ALARM whenever there is data, or None if it would not."""
+    # All SageMaker metrics are non-negative.
+    if comparison == "GreaterThanThreshold" and threshold < 0:
+        return "no value of %s is below 0, so every value is above %s" % (metric.name, threshold)
+    if comparison == "GreaterThanOrEqualToThreshold" and threshold <= 0:
+        return "no value of %s is below 0, so every value is at least %s" % (metric.name, threshold)
+    rate = metric.scale == catalog.SCALE_ERROR_RATE and not raw
+    bounded = rate or statistic in catalog.BOUNDED_STATISTICS or PERCENTILE.match(statistic)
+    limit = _user_ceiling(metric, raw)
+    if limit is not None and bounded:
+        if (comparison == "LessThanThreshold" and threshold > limit) or (
+            comparison == "LessThanOrEqualToThreshold" and threshold >= limit
+        ):
+            below = "always below" if comparison == "LessThanThreshold" else "never above"
+            if rate:
+                return "the error rate of %s is a percentage of requests, so it is %s %s" % (
+                    metric.name, below, threshold)
+            return "%s of %s is between 0 and %g, so it is %s %s" % (statistic, metric.name, limit, below, threshold)
+    return None
+
+
 def _resolve_alarm(check, metric, settings):
     """Cross-field checks on one metric's merged, individually valid settings."""
     values = dict((k, v) for k, (v, _field) in settings.items())
@@ -251,7 +300,10 @@ def _resolve_alarm(check, metric, settings):
                   % (values["datapoints_to_alarm"], values["evaluation_periods"]))
     window = values["period"] * values["evaluation_periods"]
     limit = ONE_DAY if values["period"] < 3600 else SEVEN_DAYS
-    if window > limit:
+    if values["period"] > limit:
+        check.add(fields["period"], "%d seconds is longer than CloudWatch evaluates an alarm over (at most %d seconds)"
+                  % (values["period"], limit))
+    elif window > limit:
         check.add(fields["evaluation_periods"], "period x evaluation_periods is %d seconds; CloudWatch allows at most %d"
                   % (window, limit))
     if values["anomaly_band"] is not None and not metric.anomaly:
@@ -262,10 +314,78 @@ def _resolve_alarm(check, metric, settings):
         check.add(fields["min_invocations"], "only applies to error-rate alarms (Invocation4XXErrors, "
                   "Invocation5XXErrors without raw: true)")
     why_not = _can_fire(metric, values["statistic"], comparison, values["threshold"], raw=values["raw"])
+    always = _always_fires(metric, values["statistic"], comparison, values["threshold"], raw=values["raw"])
     if why_not:
         check.add(fields["threshold"], "the alarm could never fire: %s" % why_not)
+    elif always:
+        check.add(fields["threshold"], "the alarm would always be in ALARM: %s (%s)" % (always, comparison))
     values["comparison"] = comparison
     return values
+
+
+# Names of what a stack holds. SageMaker names (endpoints, variants, inference components) are letters, digits and
+# hyphens; the separator "_" is none of them, so the parts of a name never run into each other and two endpoints'
+# names never meet (with "-", endpoint cola + variant b-AllTraffic and endpoint cola-b + variant AllTraffic made one
+# alarm name). The common prefix lets a listing by name prefix (DescribeAlarms, ListDashboards) see only the
+# collection's. It does not depend on endpoint_monitoring_stack_prefix, which names the stack only.
+#   alarms     sagemaker-monitoring_<endpoint>_<metric>              endpoint-level metrics (asynchronous backlog)
+#              sagemaker-monitoring_<endpoint>_<variant>_<metric>    per production variant
+#              sagemaker-monitoring_<endpoint>_<component>_<metric>  per inference component (metrics of their own)
+#              <alarm above>_anomaly                                 its anomaly-detection sibling
+#              sagemaker-monitoring_<endpoint>_health                the composite alarm
+#   topic      sagemaker-monitoring_<endpoint>                       (alarms and topics are regional)
+#   dashboard  sagemaker-monitoring_<endpoint>_<region>              (dashboards are global: the region tells apart)
+# No catalog metric is named "health" or "anomaly", so the last part says which of these a name is. With SageMaker's
+# 63 characters at most per name, the longest alarm name is 201 characters.
+NAME_PREFIX = "sagemaker-monitoring"
+NAME_SEPARATOR = "_"
+ANOMALY_SUFFIX = "anomaly"
+HEALTH_SUFFIX = "health"
+# What AWS allows: (most characters, service that says so) for alarm, dashboard and topic names.
+NAME_LIMITS = {"alarm": (255, "CloudWatch"), "dashboard": (255, "CloudWatch"), "topic": (256, "SNS")}
+
+
+def names_prefix():
+    """What the name of every alarm, topic and dashboard of the collection starts with."""
+    return NAME_PREFIX + NAME_SEPARATOR
+
+
+def resource_name(endpoint, *parts):
+    """sagemaker-monitoring_<endpoint>[_<part>...]"""
+    return NAME_SEPARATOR.join([NAME_PREFIX] + [str(p) for p in (endpoint,) + parts])
+
+
+def topic_name(endpoint):
+    return resource_name(endpoint)
+
+
+def dashboard_name(endpoint, region):
+    return resource_name(endpoint, region)
+
+
+def spec_names(spec, dashboard=True):
+    """(kind, name) of every named resource the endpoint's stack holds: its alarms (the composite too), its topic
+    and, unless the endpoint is shown on fleet dashboards only (dashboard false), its dashboard."""
+    names = [("alarm", a["name"]) for a in spec["alarms"]]
+    if spec.get("composite"):
+        names.append(("alarm", spec["composite"]["name"]))
+    names.append(("topic", spec["topic_name"]))
+    if dashboard:
+        names.append(("dashboard", spec["dashboard_name"]))
+    return names
+
+
+def _check_name_lengths(check, names):
+    """Names past AWS's limits, the longest of each kind: unreachable with SageMaker's own limits and this prefix,
+    but a stack that held one would fail half-way."""
+    longest = {}
+    for kind, name in names:
+        if len(name) > NAME_LIMITS[kind][0] and len(name) > len(longest.get(kind, "")):
+            longest[kind] = name
+    for kind in sorted(longest):
+        limit, service = NAME_LIMITS[kind]
+        check.add("endpoint_name", "%s name %s is %d characters; %s allows %d" % (
+            kind, longest[kind], len(longest[kind]), service, limit))
 
 
 # Where one metric name ends with another (GPUMemoryUtilization, MemoryUtilization), the part before it ("GPU")
@@ -324,6 +444,46 @@ def _check_subscribers(check, var_name, subscribers):
             continue
         result.append({"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw})
     return result
+
+
+def _check_tags(check, tags):
+    """The user's tags that CloudFormation takes on a stack (and puts on the stack's resources); the others are
+    reported, each under its own key."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        check.add("tags", "must be a mapping of tag keys to values, got %s" % _describe(tags))
+        return {}
+    good = {}
+    for key, value in tags.items():
+        field = "tags.%s" % key
+        if not isinstance(key, str):
+            check.add("tags", "tag keys must be strings (quote it: '%s'), got %s" % (key, _describe(key)))
+        elif key in COLLECTION_TAGS:
+            check.add(field, "is set by the collection itself")
+        elif not key:
+            check.add("tags", "a tag key is empty; CloudFormation takes tag keys of 1 to %d characters" % MAX_TAG_KEY)
+        elif len(key) > MAX_TAG_KEY:
+            check.add(field, "the key is %d characters long; CloudFormation takes tag keys of 1 to %d characters"
+                      % (len(key), MAX_TAG_KEY))
+        elif key.lower().startswith("aws:"):
+            check.add(field, "tag keys starting with aws: are reserved for AWS's own tags")
+        elif not isinstance(value, str):
+            hint = " (quote it: '%s')" % value if _is_number(value) else ""
+            check.add(field, "must be a string%s, got %s" % (hint, _describe(value)))
+        elif not value:
+            check.add(field, "the value is empty; CloudFormation takes tag values of 1 to %d characters"
+                      % MAX_TAG_VALUE)
+        elif len(value) > MAX_TAG_VALUE:
+            check.add(field, "the value is %d characters long; CloudFormation takes tag values of 1 to %d characters"
+                      % (len(value), MAX_TAG_VALUE))
+        else:
+            good[key] = value
+    given = len([k for k in tags if k not in COLLECTION_TAGS])
+    if given + len(COLLECTION_TAGS) > MAX_TAGS:
+        check.add("tags", "%d tags and the collection's %d (%s) make %d; CloudFormation takes at most %d on a stack"
+                  % (given, len(COLLECTION_TAGS), ", ".join(COLLECTION_TAGS), given + len(COLLECTION_TAGS), MAX_TAGS))
+    return good
 
 
 def _check_serverless(check, field, value):
@@ -448,11 +608,11 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
     units = "" if values["raw"] else catalog.SCALE_UNITS.get(metric.scale, "")
     shown = "%s%s" % (_number(values["threshold"]), " " + units if units else "")
     where = endpoint if scope == "endpoint" else "%s/%s" % (endpoint, scope_name)
-    base_name = endpoint if scope == "endpoint" else "%s-%s" % (endpoint, scope_name)
+    name_parts = (metric.name,) if scope == "endpoint" else (scope_name, metric.name)
     id_part = {"endpoint": "Endpoint", "variant": _logical_suffix(scope_name or ""),
                "component": "Component" + hashlib.sha1((scope_name or "").encode("utf-8")).hexdigest()[:8]}[scope]
     alarm = {
-        "name": "%s-%s" % (base_name, metric.name),
+        "name": resource_name(endpoint, *name_parts),
         "logical_id": "Alarm%s%s" % (id_part, metric.name),
         "kind": "metric",
         "metric": metric.name,
@@ -499,7 +659,7 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
         comparison = ("GreaterThanUpperThreshold" if metric.scale == catalog.SCALE_MS
                       else "LessThanLowerOrGreaterThanUpperThreshold")
         result.append({
-            "name": alarm["name"] + "-anomaly",
+            "name": alarm["name"] + NAME_SEPARATOR + ANOMALY_SUFFIX,
             "logical_id": alarm["logical_id"] + "Anomaly",
             "kind": "anomaly",
             "metric": metric.name,
@@ -534,12 +694,14 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
 def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_layers=(),
                stack_prefix="sagemaker-monitoring-", ok_actions=False, tags=None,
                variables_prefix=None, unknown_variables=(), endpoint_type="realtime", multi_model=False,
-               inference_components=None, instance_type=None, composite=True, notify="alarms"):
+               inference_components=None, instance_type=None, composite=True, notify="alarms",
+               allow_unlisted_region=False):
     """Validate and merge one endpoint's settings.
 
     metric_layers / subscriber_layers: sequences of (variable_name, value), lowest precedence first.
     variants: names, or mappings with name, instance_type, instance_count, vcpus, gpus, serverless.
     unknown_variables: variable names with the role's prefix that the role does not know (misspellings).
+    allow_unlisted_region: accept a region name botocore's partition data does not list (a region newer than it).
     Raises SpecError naming the endpoint and every bad field.
     """
     check = _Checker()
@@ -550,8 +712,9 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     if not isinstance(endpoint, str) or not SAGEMAKER_NAME.match(endpoint):
         check.add("endpoint_name", "%s is not a SageMaker endpoint name (1-63 letters, digits and hyphens, "
                   "starting with a letter or digit)" % _describe(endpoint))
-    if not isinstance(region, str) or not REGION.match(region):
-        check.add("region", "%s is not an AWS region name such as eu-west-1" % _describe(region))
+    region_wrong = region_problem(region, allow_unlisted_region)
+    if region_wrong:
+        check.add("region", region_wrong)
     type_known = endpoint_type in catalog.ENDPOINT_TYPES
     if not type_known:
         check.add("endpoint_type", "must be one of %s, got %s" % (", ".join(catalog.ENDPOINT_TYPES),
@@ -591,14 +754,7 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
 
     if not isinstance(ok_actions, bool):
         check.add("ok_actions", "must be true or false, got %s" % _describe(ok_actions))
-    if tags is None:
-        tags = {}
-    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        check.add("tags", "must be a mapping of strings to strings, got %s" % _describe(tags))
-        tags = {}
-    for reserved in (MANAGED_BY_TAG, ENDPOINT_TAG):
-        if reserved in tags:
-            check.add("tags.%s" % reserved, "is set by the collection itself")
+    tags = _check_tags(check, tags)
 
     stack_name = "%s%s" % (stack_prefix, endpoint)
     endpoint_ok = isinstance(endpoint, str) and SAGEMAKER_NAME.match(endpoint)
@@ -649,6 +805,14 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                 if not any(p.startswith(field + ".") for p in check.problems):
                     check.add(field, problem)
                 continue
+            if not _fits_double(threshold):
+                # Within range as written, out of it in CloudWatch's unit (1e306 ms is 1e309 microseconds).
+                field = merged[metric_name]["threshold"][1]
+                if not any(p.startswith(field + ": ") for p in check.problems):
+                    check.add(field, "%s %s is beyond the largest number CloudWatch takes (about 1.8e308) once scaled "
+                              "to the metric's unit (%s)" % (values["threshold"], catalog.SCALE_UNITS[metric.scale],
+                                                             metric.unit))
+                continue
             dims = _dimensions(metric, endpoint, variant=scope_name, component=scope_name)
             alarms.extend(_make_alarms(endpoint, metric, values, scope, scope_name, dims, threshold, child_actions))
 
@@ -661,7 +825,7 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
         if len(rule) > MAX_ALARM_RULE:
             check.add("composite", "the health rule would be %d characters; CloudWatch allows %d"
                       % (len(rule), MAX_ALARM_RULE))
-        health = {"name": "%s-health" % endpoint, "logical_id": "HealthAlarm", "rule": rule,
+        health = {"name": resource_name(endpoint, HEALTH_SUFFIX), "logical_id": "HealthAlarm", "rule": rule,
                   "children": [a["name"] for a in alarms], "actions": notify in ("composite", "both"),
                   "description": "Any alarm of SageMaker endpoint %s is in ALARM. Subscribe here for one signal "
                                  "per endpoint; the dashboard shows which alarm it is." % endpoint}
@@ -670,6 +834,10 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     if resources > MAX_RESOURCES:
         check.add("variants", "%d variants x %d alarms make %d resources; a CloudFormation stack holds at most %d"
                   % (len(variants), len(alarms) // max(len(variants), 1), resources, MAX_RESOURCES))
+    if endpoint_ok:
+        _check_name_lengths(check, spec_names({"alarms": alarms, "composite": health,
+                                               "topic_name": topic_name(endpoint),
+                                               "dashboard_name": dashboard_name(endpoint, region)}))
 
     if check.problems:
         raise SpecError(endpoint, check.problems)
@@ -687,8 +855,8 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
         "endpoint_metrics": endpoint_metrics,
         "components": [{"name": c, "metrics": component_metrics} for c in components],
         "stack_name": stack_name,
-        "topic_name": stack_name,
-        "dashboard_name": "%s-%s" % (stack_name, region),
+        "topic_name": topic_name(endpoint),
+        "dashboard_name": dashboard_name(endpoint, region),
         "ok_actions": ok_actions,
         "tags": dict(sorted(all_tags.items())),
         "alarms": alarms,

@@ -20,11 +20,16 @@ import json
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
     COLLECTION,
+    ENDPOINT_TAG,
     MANAGED_BY_TAG,
+    dashboard_name,
+    topic_name,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    confirmations_asked,
     describe_plan,
     plan_subscriptions,
+    waiting_for_confirmation,
 )
 
 FINGERPRINT_OUTPUT = "MonitoringFingerprint"
@@ -89,13 +94,19 @@ def busy(stack_name, stack):
     return None
 
 
-def guard(stack_name, stack, state):
-    """Refuses (PlanError) a stack that is not this collection's, busy, or stuck; says whether an existing stack
-    must be created again (True) after a failed creation."""
+def guard(stack_name, stack, state, endpoint=None):
+    """Refuses (PlanError) a stack that is not this collection's, is another endpoint's (when endpoint is given),
+    busy, or stuck; says whether an existing stack must be created again (True) after a failed creation."""
     if tags_of(stack).get(MANAGED_BY_TAG) != COLLECTION:
         raise PlanError("stack %s exists but is not tagged %s=%s, so it was not made by this collection; it is left "
                         "alone. Change the stack prefix (endpoint_monitoring_stack_prefix) or delete the stack yourself."
                         % (stack_name, MANAGED_BY_TAG, COLLECTION))
+    held_by = tags_of(stack).get(ENDPOINT_TAG)
+    if endpoint is not None and held_by and held_by != endpoint:
+        # Stack prefix + endpoint name: prefix a-b- with endpoint c and prefix a- with endpoint b-c make one name.
+        raise PlanError("stack %s is the stack of endpoint %r (tag %s), not of this endpoint: with their stack "
+                        "prefixes the two endpoints' stacks have one name. It is left alone; change "
+                        "endpoint_monitoring_stack_prefix for one of them." % (stack_name, held_by, ENDPOINT_TAG))
     if busy(stack_name, stack):
         raise PlanError(busy(stack_name, stack))
     status = stack.get("StackStatus", "")
@@ -120,11 +131,12 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     protection_change, subscriptions_change, and error when failed."""
     name = entry["stack_name"]
     result = {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs_of(stack),
-              "protection_change": False, "subscriptions_change": False}
+              "protection_change": False, "subscriptions_change": False, "pending_confirmation": [],
+              "confirmations_asked": 0}
     if stack is None and entry["state"] == "absent":
         return result
     try:
-        recreate = stack is not None and guard(name, stack, entry["state"])
+        recreate = stack is not None and guard(name, stack, entry["state"], endpoint=entry["endpoint"])
     except PlanError as e:
         result.update(status="failed", error=str(e))
         return result
@@ -159,6 +171,8 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     existing = subscriptions_by_topic.get(topic, []) if topic else []
     subscriptions = plan_subscriptions(existing, entry.get("subscribers") or [],
                                        purge=bool(entry.get("purge_subscriptions")))
+    result["pending_confirmation"] = waiting_for_confirmation(subscriptions)
+    result["confirmations_asked"] = confirmations_asked(subscriptions)
     lines = describe_plan(subscriptions)
     if lines:
         result["subscriptions_change"] = True
@@ -166,6 +180,89 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     if result["changes"]:
         result["status"] = "changed"
     return result
+
+
+def _run_names(entry):
+    """The names an entry's stack takes that no other entry of the run may take, each as (key, words): its stack
+    and topic in its region, its dashboard in the account (dashboards are global; the region is in the name). Its
+    alarms need no key of their own: every alarm name starts with the topic's name and "_", and no endpoint name
+    holds "_", so two endpoints' alarms share a name only where their topics do."""
+    region = entry["region"]
+    topic = topic_name(entry["endpoint"])
+    dashboard = dashboard_name(entry["endpoint"], region)
+    return [(("stack", region, entry["stack_name"]), "stack %s in %s" % (entry["stack_name"], region)),
+            (("topic", region, topic), "topic %s in %s" % (topic, region)),
+            (("dashboard", dashboard), "dashboard %s" % dashboard)]
+
+
+def run_collisions(entries):
+    """Entries of one run (endpoint, region, stack_name, host) whose stack or resources would take a name another
+    entry's take: {index: why}. Every entry that shares a name is refused, not only the later ones: which of them
+    the name should go to is for a person to say. Two hosts of one endpoint and stack, one endpoint under two stack
+    prefixes, two endpoints whose stack prefixes make one stack name: all come down to a name taken twice."""
+    holders = {}
+    named = []
+    for i, entry in enumerate(entries):
+        names = _run_names(entry)
+        named.append(names)
+        for key, _words in names:
+            holders.setdefault(key, []).append(i)
+    refused = {}
+    for i, names in enumerate(named):
+        for key, words in names:
+            others = [entries[j] for j in holders[key] if j != i]
+            if others:
+                refused[i] = ("%s would also be the %s of %s: two hosts of a run may not share a stack or a name of "
+                              "what it holds, so none of them is applied (check endpoint_monitoring_endpoint_name and "
+                              "endpoint_monitoring_stack_prefix)" % (words, key[0], " and ".join(
+                                  "endpoint %r (host %r)" % (o["endpoint"], o["host"]) for o in others)))
+                break
+    return refused
+
+
+# Resource types of a stack whose names the collection chooses, and the kind of name each is.
+NAMED_RESOURCES = {"AWS::CloudWatch::Alarm": "alarm", "AWS::CloudWatch::CompositeAlarm": "alarm",
+                   "AWS::SNS::Topic": "topic", "AWS::CloudWatch::Dashboard": "dashboard"}
+
+
+def stack_resource_names(summaries):
+    """(kind, name) of the alarms, topics and dashboards among a stack's ListStackResources entries (a topic's
+    physical id is its ARN)."""
+    names = set()
+    for summary in summaries:
+        kind = NAMED_RESOURCES.get(summary.get("ResourceType"))
+        physical = summary.get("PhysicalResourceId")
+        if kind and physical:
+            names.add((kind, physical.rsplit(":", 1)[-1] if kind == "topic" else physical))
+    return names
+
+
+def taken_names(wanted, existing, own=()):
+    """The (kind, name) among wanted that already exist (existing: {kind: names}) and are not the endpoint's own
+    (own: (kind, name) in its stack)."""
+    own = set(own)
+    return [(kind, name) for kind, name in wanted if name in existing.get(kind, ()) and (kind, name) not in own]
+
+
+def describe_taken(taken, stack_name, region, namesakes=()):
+    """Why an endpoint's stack is not created: names it would take are held already, not by its stack.
+    namesakes: other stacks of this collection for the same endpoint (another stack prefix), which may hold them."""
+    shown = ", ".join("%s %s" % t for t in taken[:3]) + (" and %d more" % (len(taken) - 3) if len(taken) > 3 else "")
+    one = len(taken) == 1
+    text = ("%s already exist%s in %s and %s not this endpoint's (%s not in its stack %s): the stack would take %s "
+            "over, so it is not created and %s left alone. Remove or rename %s first" % (
+                shown, "s" if one else "", region, "is" if one else "are", "it is" if one else "they are", stack_name,
+                "it" if one else "them", "it is" if one else "they are", "it" if one else "them"))
+    if namesakes:
+        text += ("; stack %s of this collection monitors the same endpoint (was endpoint_monitoring_stack_prefix "
+                 "changed? remove that stack with the former prefix)" % ", ".join(sorted(namesakes)))
+    return text
+
+
+def namesakes(stacks, entry):
+    """Names of the other live stacks of this collection in the region that monitor the entry's endpoint."""
+    return [s["StackName"] for s in stacks if s["StackName"] != entry["stack_name"]
+            and tags_of(s).get(MANAGED_BY_TAG) == COLLECTION and tags_of(s).get(ENDPOINT_TAG) == entry["endpoint"]]
 
 
 def group_subscriptions(subscriptions):

@@ -90,3 +90,39 @@ def describe_raw_updates(updates):
     return ["~ subscription %s %s: RawMessageDelivery -> %s" % (
         w["protocol"], redact(w["protocol"], w["endpoint"]), str(bool(w.get("raw_message_delivery"))).lower())
         for _arn, w in updates]
+
+
+# Protocols whose subscriptions wait until the subscriber confirms them (a link in an email, an answer from the
+# HTTP(S) endpoint). SNS confirms same-account SQS, Lambda and Firehose subscriptions itself.
+CONFIRMED_BY_SUBSCRIBER = ("email", "email-json", "http", "https")
+# SNS refuses Subscribe past this many subscriptions waiting for confirmation in an account (per region, like
+# every SNS quota); they wait three days at most.
+PENDING_QUOTA = 5000
+
+
+def waiting_for_confirmation(plan):
+    """The listed subscribers of a plan_subscriptions plan whose subscriptions still wait for confirmation, as the
+    summary shows them (protocol, endpoint redacted)."""
+    return [{"protocol": s["Protocol"], "endpoint": redact(s["Protocol"], s["Endpoint"])} for s in plan["pending"]]
+
+
+def confirmations_asked(plan):
+    """How many of the plan's new subscriptions will wait for their subscriber's confirmation."""
+    return len([s for s in plan["subscribe"] if s["protocol"] in CONFIRMED_BY_SUBSCRIBER])
+
+
+def count_pending(subscriptions):
+    """Subscriptions of a ListSubscriptions listing (a region of the account) that wait for confirmation."""
+    return len([s for s in subscriptions if s.get("SubscriptionArn") == PENDING])
+
+
+def pending_quota_warning(region, pending, asked, quota=PENDING_QUOTA):
+    """A warning when the run's new subscriptions would take the region past the account's quota of subscriptions
+    waiting for confirmation, else None."""
+    if asked <= 0 or pending + asked <= quota:
+        return None
+    return ("%s: %d subscription%s of the account already wait%s for confirmation and this run asks for %d more, "
+            "past SNS's quota of %d: Subscribe is refused for the %d past it. Have the subscribers confirm (or let "
+            "unconfirmed ones expire after three days), or roll out fewer endpoints at a time (--limit)"
+            % (region, pending, "" if pending == 1 else "s", "s" if pending == 1 else "", asked, quota,
+               pending + asked - quota))

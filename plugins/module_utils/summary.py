@@ -41,6 +41,19 @@ def summarize(results):
     return lines
 
 
+def summarize_pending(pending_subscriptions):
+    """One line per region whose subscriptions the run listed: how many wait for confirmation, against the quota."""
+    lines = []
+    for region in sorted(pending_subscriptions or {}):
+        counts = pending_subscriptions[region]
+        if not counts.get("pending") and not counts.get("asked"):
+            continue
+        lines.append("subscriptions waiting for confirmation in %s: %d in the account before this run, %d asked by "
+                     "it (SNS refuses more past %d)" % (region, counts.get("pending", 0), counts.get("asked", 0),
+                                                        counts.get("quota", 0)))
+    return lines
+
+
 def summarize_dashboards(dashboards):
     """One line per fleet dashboard of the run: {name: {status, changes, pages, error}}."""
     lines = []
@@ -92,9 +105,12 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
 
     hosts: the play's hosts; hostvars: their variables; active_hosts: the hosts that did not fail. Returns
     {"hosts": {host: result}, "usage": {host: usage}, "fleet_endpoints": {region: [entries]},
-    "fleet_dashboards": {name: result}}: each result has endpoint, region, stack_name, status (changed, unchanged,
-    failed, not run), action, changes, pending_confirmation and error."""
-    run = {"hosts": {}, "usage": {}, "fleet_endpoints": {}, "fleet_dashboards": {}}
+    "fleet_dashboards": {name: result}, "pending_subscriptions": {region: counts}, "connections": [{region, profile,
+    endpoint_url}]}: each result has endpoint, region, stack_name, status (changed, unchanged, failed, not run),
+    action, changes, pending_confirmation and error; connections are the regions of the run with the connection
+    their endpoints use (for the prune step)."""
+    run = {"hosts": {}, "usage": {}, "fleet_endpoints": {}, "fleet_dashboards": {}, "pending_subscriptions": {},
+           "connections": []}
     sections = []  # every priced endpoint's fleet section size, to price fleet dashboards instead of one each
     active = set(active_hosts)
     for host in hosts:
@@ -117,9 +133,20 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
             if diff.get("changes"):
                 result["changes"] = diff["changes"] + [c for c in result["changes"] if " subscription " in c[:16]]
             subscriptions = _get(variables, "endpoint_monitoring__subscriptions", {})
-            if subscriptions.get("pending_confirmation"):
-                result["pending_confirmation"] = subscriptions["pending_confirmation"]
+            # after the subscription task, what it saw; for an endpoint that did not need it, what the plan saw
+            pending = subscriptions.get("pending_confirmation") if "pending_confirmation" in subscriptions \
+                else plan.get("pending_confirmation")
+            if pending:
+                result["pending_confirmation"] = pending
         run["hosts"][host] = result
+        connection_of = _get(prepared, "plan_entry", {})
+        connection = {"region": result["region"], "profile": connection_of.get("profile") or "",
+                      "endpoint_url": connection_of.get("endpoint_url") or ""}
+        if result["region"] and connection not in run["connections"]:
+            run["connections"].append(connection)
+        for region, counts in _get(_get(variables, "endpoint_monitoring__plan", {}), "pending_subscriptions",
+                                   {}).items():
+            run["pending_subscriptions"][region] = counts
         stack = plan.get("stack") or prepared.get("stack") or {}
         entry = plan.get("fleet_entry") or prepared.get("fleet_entry")
         usage = plan.get("usage") or prepared.get("usage")
@@ -140,6 +167,7 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
                     "changed" if board.get("changed") else "unchanged",
                     "changes": board.get("changes") or [], "pages": board.get("pages") or [],
                     "error": board.get("error") or (board.get("msg") if board.get("failed") else None)}
+    run["connections"].sort(key=lambda c: (c["region"], c["profile"], c["endpoint_url"]))
     try:
         run["fleet_dashboard_layout"] = fleet_dashboard_pages(
             len(sections), [s["widgets"] for s in sections], [s["metrics"] for s in sections],

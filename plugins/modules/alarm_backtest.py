@@ -133,7 +133,7 @@ summary:
   type: list
   elements: str
   sample:
-    - "churn-model-AllTraffic-ModelLatency: fired 3 times in 14d (45m in ALARM, longest 20m); > 300 ms;
+    - "sagemaker-monitoring_churn-model_AllTraffic_ModelLatency: fired 3 times in 14d (45m in ALARM, longest 20m); > 300 ms;
       suggested > 261 ms (p99 of 4031 datapoints + 20%), which would have fired 3 times"
 alarms:
   description: The replay of each alarm, in the order given.

@@ -16,6 +16,11 @@ description:
     lays it out, on the 24-column grid with each widget at its place and with its title. Text widgets show
     their text, alarm-status widgets a coloured tile per alarm, metric widgets a line per metric with each
     alarm threshold as a horizontal line shaded on the side that alarms.
+  - A graph's y axis is in the unit its thresholds are written in, and says it (V(ms) for latencies SageMaker
+    reports in microseconds, V(% per vCPU) for CPU utilization summed over the vCPUs, ...); the lines are scaled
+    to it. A graph whose lines are in several units gets an axis per unit, the others on the right.
+  - A threshold's label is put where it crosses no line and no other label, beside its line, else further up or
+    down with a dotted leader line to it, else shorter; one that finds no place is listed in the graph's legend.
   - Writes C(<name>.png) and C(<name>.html) (the picture and a list of the widgets) to O(dest).
   - With O(source=synthetic) the lines are made-up data shaped by the thresholds (quiet, with one
     excursion across each threshold) and no AWS call is made. With O(source=cloudwatch) they are the

@@ -23,8 +23,16 @@ description:
     facts read are returned in RV(facts), for the role to keep in Ansible's fact cache.
   - As guards, only stacks tagged C(managed-by=mlops.sagemaker_monitoring) are touched; stacks another operation is
     changing are refused; a stack left in C(ROLLBACK_COMPLETE) by a failed creation is created again; stacks
-    stuck in a failed state are refused with the command that repairs them; two endpoints of the batch that would
-    share one stack are refused.
+    stuck in a failed state are refused with the command that repairs them; a stack tagged as another endpoint's is
+    refused.
+  - Names cannot collide, and collisions are refused before any write. Alarms, topics and dashboards are named
+    C(sagemaker-monitoring_<endpoint>_...), with C(_), which no SageMaker name holds, between the parts. Endpoints
+    of the batch whose stacks or resources would still take one name (two hosts of one endpoint, one endpoint under
+    two stack prefixes, stack prefixes that make one stack name) are all refused, each naming the others and the
+    resource. Where an endpoint's stack is to be created, its alarm, topic and dashboard names are looked up in one
+    paginated DescribeAlarms (by the collection's name prefix), ListTopics and ListDashboards per region (and, for a
+    stack created again after a failed creation, its ListStackResources); a name held already, and not by the
+    endpoint's own stack, refuses the endpoint. A run that creates no stack makes none of these calls.
   - Makes no write call, in check mode or not. One endpoint's failure does not stop the others.
 options:
   endpoints:
@@ -34,6 +42,14 @@ options:
     type: list
     elements: dict
     required: true
+  pending_subscriptions_quota:
+    description:
+      - How many subscriptions may wait for confirmation in an account and region before SNS refuses Subscribe
+        (5,000 by default, SNS's quota; raise it if AWS raised yours). Where the run's new subscriptions that wait
+        for their subscriber (email, email-json, http, https) would pass it, counted with those already waiting
+        in the region's ListSubscriptions, the plan warns before anything is subscribed.
+    type: int
+    default: 5000
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -66,6 +82,15 @@ endpoints:
     outputs: {description: The deployed stack's outputs., type: dict, returned: always}
     protection_change: {description: Termination protection must be switched., type: bool, returned: always}
     subscriptions_change: {description: Subscribers must be added or removed., type: bool, returned: always}
+    pending_confirmation:
+      description: The endpoint's listed subscribers whose subscriptions still wait for confirmation (protocol, endpoint).
+      type: list
+      elements: dict
+      returned: always
+    confirmations_asked:
+      description: How many of the subscriptions to make will wait for their subscriber's confirmation.
+      type: int
+      returned: always
     error: {description: Why the endpoint failed., type: str, returned: when failed}
     entry:
       description: The entry compared (with facts read from SageMaker filled in), to compare again after the apply.
@@ -78,6 +103,12 @@ endpoints:
       type: dict
       returned: when the endpoint needs a change, or its facts were read from SageMaker
 changed_hosts: {description: Hosts whose monitoring needs a change., type: list, elements: str, returned: always}
+pending_subscriptions:
+  description:
+    - Per region whose subscriptions were listed, C(pending) (subscriptions of the account waiting for
+      confirmation), C(asked) (new subscriptions of this run that will wait for theirs) and C(quota).
+  returned: always
+  type: dict
 facts:
   description: Per host, the SageMaker facts read in this run and the endpoint's LastModifiedTime, to cache.
   returned: always
@@ -104,11 +135,25 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
     describe,
     spec_from_settings,
 )
-from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    SpecError,
+    names_prefix,
+    spec_names,
+)
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
+    describe_taken,
     group_subscriptions,
     live,
+    namesakes,
     plan_endpoint,
+    run_collisions,
+    stack_resource_names,
+    taken_names,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    PENDING_QUOTA,
+    count_pending,
+    pending_quota_warning,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import (
     RETRY as SAGEMAKER_RETRY,
@@ -145,15 +190,45 @@ class Region:
         return self._clients[service]
 
     def _pages(self, service, operation, key, **kwargs):
+        """The items under key (or under each of a tuple of keys) of every page."""
         items = []
         for page in self.client(service).get_paginator(operation).paginate(**kwargs):
             self.calls[operation] += 1
-            items.extend(page.get(key) or [])
+            for one in key if isinstance(key, tuple) else (key,):
+                items.extend(page.get(one) or [])
         return items
 
     def stacks(self):
         pages = RETRY(self._pages)
         return dict((s["StackName"], s) for s in live(pages("cloudformation", "describe_stacks", "Stacks")))
+
+    def held_names(self):
+        """{kind: names} of the region's alarms, topics and dashboards whose names start with the collection's
+        prefix (dashboards are global: all of the account's)."""
+        pages = RETRY(self._pages)
+        prefix = names_prefix()
+        alarms = pages("cloudwatch", "describe_alarms", ("MetricAlarms", "CompositeAlarms"), AlarmNamePrefix=prefix,
+                       AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        topics = [t["TopicArn"].rsplit(":", 1)[-1] for t in pages("sns", "list_topics", "Topics")]
+        dashboards = pages("cloudwatch", "list_dashboards", "DashboardEntries", DashboardNamePrefix=prefix)
+        return {"alarm": set(a["AlarmName"] for a in alarms), "topic": set(t for t in topics if t.startswith(prefix)),
+                "dashboard": set(d["DashboardName"] for d in dashboards)}
+
+    def stack_resources(self, stack_name):
+        """(kind, name) of the alarms, topic and dashboard a stack holds."""
+        return stack_resource_names(RETRY(self._pages)("cloudformation", "list_stack_resources",
+                                                       "StackResourceSummaries", StackName=stack_name))
+
+    def stack_appeared(self, stack_name):
+        """Whether the stack exists now, though the region's listing had none: another run is creating it."""
+        self.calls["describe_stacks"] += 1
+        try:
+            stacks = RETRY(self.client("cloudformation").describe_stacks)(StackName=stack_name)["Stacks"]
+        except AWS_ERRORS as e:
+            if "does not exist" in str(e):
+                return False
+            raise
+        return bool(live(stacks))
 
     def subscriptions(self):
         return group_subscriptions(RETRY(self._pages)("sns", "list_subscriptions", "Subscriptions"))
@@ -182,26 +257,24 @@ class Plan:
         self.calls = collections.Counter()
         self.results = collections.OrderedDict()
         self.facts = {}
+        self.pending = {}
 
     def fail(self, entry, message):
         self.results[entry["host"]] = {"endpoint": entry["endpoint"], "region": entry["region"],
                                        "stack_name": entry["stack_name"], "status": "failed", "action": "none",
                                        "changes": [], "outputs": {}, "protection_change": False,
-                                       "subscriptions_change": False,
+                                       "subscriptions_change": False, "pending_confirmation": [],
+                                       "confirmations_asked": 0,
                                        "error": message if message.startswith("endpoint %r" % entry["endpoint"])
                                        else "endpoint %r: %s" % (entry["endpoint"], message)}
 
     def run(self, entries):
-        seen = {}
+        refused = run_collisions(entries)
         groups = collections.OrderedDict()
-        for entry in entries:
-            where = (entry["region"], entry["stack_name"])
-            if where in seen:
-                self.fail(entry, "stack %s in %s is also the stack of host %r: two hosts may not monitor one endpoint "
-                          "in one region (check endpoint_monitoring_endpoint_name and endpoint_monitoring_stack_prefix)"
-                          % (entry["stack_name"], entry["region"], seen[where]))
+        for i, entry in enumerate(entries):
+            if i in refused:
+                self.fail(entry, refused[i])
                 continue
-            seen[where] = entry["host"]
             groups.setdefault(_connection_key(entry), []).append(entry)
         for (profile, endpoint_url, region), group in groups.items():
             listings = Region(self.module, region, profile, endpoint_url, self.calls)
@@ -283,6 +356,7 @@ class Plan:
         subscriptions = {}
         if any(e["state"] == "present" and (e.get("subscribers") or e.get("purge_subscriptions")) for e in group):
             subscriptions = listings.subscriptions()
+        created = []
         for entry in group:
             result = plan_endpoint(entry, stacks.get(entry["stack_name"]), subscriptions)
             if result["status"] == "changed" and entry["state"] == "present" and "described" not in entry:
@@ -298,12 +372,67 @@ class Plan:
             if result["status"] == "changed":
                 # What the confirmation after the apply compares again, as completed here.
                 result["entry"] = dict((k, v) for k, v in entry.items() if k != "described")
+                if result["action"] in ("create", "recreate"):
+                    created.append((entry, result))
             self.results[entry["host"]] = result
+        if created:
+            self.check_names_free(listings, stacks, created)
+        if subscriptions:
+            self.count_pending(listings.region, subscriptions, group)
+
+    def count_pending(self, region, subscriptions, group):
+        """The region's subscriptions waiting for confirmation (the whole account's, as ListSubscriptions lists
+        them), and those this run's new subscriptions add; a warning before they would pass SNS's quota."""
+        asked = sum(self.results[e["host"]].get("confirmations_asked", 0) for e in group
+                    if e["host"] in self.results and self.results[e["host"]]["status"] == "changed")
+        pending = count_pending([s for subs in subscriptions.values() for s in subs])
+        quota = self.module.params["pending_subscriptions_quota"]
+        self.pending[region] = {"pending": pending, "asked": asked, "quota": quota}
+        warning = pending_quota_warning(region, pending, asked, quota)
+        if warning:
+            self.module.warn(warning)
+
+    def check_names_free(self, listings, stacks, created):
+        """Endpoints whose stack is to be created (again): refused where an alarm, topic or dashboard holds a name
+        the stack would take and is not in the endpoint's stack. CloudFormation would take it over (CreateTopic and
+        PutDashboard answer with the existing one, PutMetricAlarm overwrites), and delete it with the stack."""
+        try:
+            held = listings.held_names()
+        except AWS_ERRORS as e:
+            for entry, _result in created:
+                self.fail(entry, "could not check that the names of its alarms, topic and dashboard are free in %s: %s"
+                          % (listings.region, short_error(e)))
+            return
+        for entry, result in created:
+            own = ()
+            if result["action"] == "recreate":
+                try:
+                    own = listings.stack_resources(entry["stack_name"])
+                except AWS_ERRORS as e:
+                    self.fail(entry, "could not read what stack %s holds in %s: %s"
+                              % (entry["stack_name"], listings.region, short_error(e)))
+                    continue
+            wanted = spec_names(result["spec"], dashboard=(result.get("stack") or {}).get("dashboard") != "fleet")
+            taken = taken_names(wanted, held, own)
+            if not taken:
+                continue
+            try:
+                appeared = result["action"] == "create" and listings.stack_appeared(entry["stack_name"])
+            except AWS_ERRORS:
+                appeared = False
+            if appeared:
+                # Created between the listing of stacks and that of names: what it holds is its own.
+                self.fail(entry, "stack %s appeared while this run read what is deployed in %s: another run or a "
+                          "person is creating it. Run again when it is done." % (entry["stack_name"], listings.region))
+            else:
+                self.fail(entry, describe_taken(taken, entry["stack_name"], listings.region,
+                                                namesakes(stacks.values(), entry)))
 
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(endpoints=dict(type="list", elements="dict", required=True)),
+        argument_spec=dict(endpoints=dict(type="list", elements="dict", required=True),
+                           pending_subscriptions_quota=dict(type="int", default=PENDING_QUOTA)),
         supports_check_mode=True,
     )
     entries = module.params["endpoints"]
@@ -318,6 +447,7 @@ def main():
     results = plan.run(entries)
     module.exit_json(
         changed=False, endpoints=results, facts=plan.facts, calls=dict(plan.calls),
+        pending_subscriptions=plan.pending,
         changed_hosts=[h for h, r in results.items() if r["status"] == "changed"],
         failed_hosts=[h for h, r in results.items() if r["status"] == "failed"])
 

@@ -16,8 +16,14 @@ description:
     controller (an action plugin) and reads the host's own C(endpoint_monitoring_*) variables as Ansible resolves
     them for the task (role defaults, group and host vars, play vars, extra vars).
   - Checks them against the role's argument spec (types, choices) and the collection's metric catalog (values,
-    names, thresholds that could never fire); every error names the endpoint and the field, before any AWS call. An
-    C(endpoint_monitoring_*) variable the role does not know is refused as a misspelling.
+    names, thresholds that could never fire or would always fire, thresholds past what CloudWatch takes once scaled
+    to the metric's unit); names and ARNs must match as a whole; the region must be one of botocore's partition data
+    (unless C(endpoint_monitoring_allow_unlisted_region)); tags must follow CloudFormation's rules (keys of 1 to 128
+    characters, not starting with C(aws:), values of 1 to 256, 50 tags with the collection's two); the settings that
+    reach AWS or the run as numbers (timeouts, retry counts) must be in range; the AWS profile must be in the AWS
+    config or credentials file, the endpoint URL a URL, the fleet dashboard name a CloudWatch dashboard name. Every
+    error names the endpoint and the field and shows the value as written, before any AWS call; the endpoint fails
+    alone. An C(endpoint_monitoring_*) variable the role does not know is refused as a misspelling.
   - Computes the endpoint's spec (alarms, composite alarm, subscribers, names, tags), the fingerprint of the stack
     it makes, what it is billed for, and the compact entry that M(mlops.sagemaker_monitoring.monitoring_plan)
     compares with what is deployed.

@@ -61,7 +61,7 @@ author:
 EXAMPLES = r"""
 - name: Subscribe the on-call queue and the team's address
   mlops.sagemaker_monitoring.sns_subscriptions:
-    topic_arn: arn:aws:sns:eu-west-1:123456789012:sagemaker-monitoring-churn-model
+    topic_arn: arn:aws:sns:eu-west-1:123456789012:sagemaker-monitoring_churn-model
     subscribers:
       - {protocol: sqs, endpoint: "arn:aws:sqs:eu-west-1:123456789012:oncall"}
       - {protocol: email, endpoint: ml-team@example.com}

@@ -17,7 +17,10 @@ import os
 
 import yaml
 
+from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import plain
 
 try:
     _YamlLoader = yaml.CSafeLoader
@@ -59,22 +62,6 @@ def unknown_variables(names, options):
     return sorted(n for n in names if n.startswith(PREFIX) and not n.startswith(PREFIX + "_") and n not in options)
 
 
-def plain(value):
-    """`value` as plain Python data. Templating hands over subclasses of str, int, list, dict... that carry
-    Ansible's data tags, which error messages would then name (<class '..._AnsibleTaggedList'> cannot be
-    converted to a dict)."""
-    if isinstance(value, dict):
-        return dict((plain(k), plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
-
-
 def preload_validator(options):
     """Builds the validator of these options now (see monitoring_prepare: read once, before workers fork)."""
     _validator(options)
@@ -95,16 +82,45 @@ def read_settings(template_value, variables, options, default_endpoint="?"):
     raw = {}
     for name in options:
         if name in variables:
-            raw[name] = plain(template_value(variables[name]))
+            try:
+                raw[name] = plain(template_value(variables[name]))
+            except AnsibleError as e:  # an undefined variable, a broken template: this endpoint's problem alone
+                endpoint = raw.get(PREFIX + "endpoint_name") or default_endpoint
+                raise RenderError(endpoint, "endpoint %r: %s: cannot be templated: %s"
+                                  % (endpoint, name, _first_line(e)))
     endpoint = raw.get(PREFIX + "endpoint_name") or default_endpoint
     result = _validator(options).validate(raw)
     if result.error_messages:
         first = result.errors[0]
         names = [n for n in options if n in str(first)]
         field = max(names, key=len) if names else "settings"
-        message = str(first).replace("argument '%s' " % field, "")
+        message = _expected(options[field], raw[field]) if field in raw else str(first).replace(
+            "argument '%s' " % field, "")
         raise RenderError(endpoint, "endpoint %r: %s: %s" % (endpoint, field, message))
     return result.validated_parameters
+
+
+# How a setting's type reads in a message (never a class name: the value is shown as the user wrote it).
+_KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false", "dict": "a mapping",
+          "list": "a list", "path": "a path"}
+_ELEMENTS = {"str": "texts", "dict": "mappings", "int": "whole numbers", "raw": "names or mappings"}
+
+
+def _expected(option, value):
+    """What the option takes and what it was given, for a value the role's argument spec refuses."""
+    if option.get("choices"):
+        return "must be one of %s, got %r" % (", ".join(str(c) for c in option["choices"]), value)
+    kind = option.get("type", "str")
+    words = _KINDS.get(kind, kind)
+    if kind == "list" and option.get("elements") in _ELEMENTS:
+        words = "a list of %s" % _ELEMENTS[option["elements"]]
+    return "must be %s, got %r" % (words, value)
+
+
+def _first_line(error):
+    """Ansible's error message without the lines it adds about where the error was (origin, source excerpt)."""
+    message = getattr(error, "message", None) or str(error)
+    return str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
 
 
 def code_digest(*paths):

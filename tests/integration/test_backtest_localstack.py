@@ -54,7 +54,8 @@ def alarm_spec(endpoint):
     """An alarm as endpoint_spec.build_spec writes it (names without "test": Ansible hides the local servers'
     credential, "test", wherever it appears in a module's result)."""
     return {
-        "name": "%s-AllTraffic-ModelLatency" % endpoint, "kind": "metric", "metric": "ModelLatency",
+        "name": "sagemaker-monitoring_%s_AllTraffic_ModelLatency" % endpoint, "kind": "metric",
+        "metric": "ModelLatency",
         "namespace": "AWS/SageMaker", "statistic": "Maximum",
         "dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
         "period": PERIOD, "evaluation_periods": 1, "datapoints_to_alarm": 1, "comparison": "GreaterThanThreshold",
@@ -199,7 +200,7 @@ def test_backtest_playbook_replays_the_alarms_the_role_would_deploy(localstack, 
     assert run.rc == 0, run.output
     assert run.changed(endpoint) == 0 and run.failed(endpoint) == 0
     flat = " ".join(run.output.split())  # the YAML callback wraps long lines
-    assert ("%s-AllTraffic-ModelLatency: fired once in 1d (5m in ALARM, longest 5m); > 1000 ms" % endpoint) in flat
-    assert "%s-AllTraffic-CPUUtilization: no datapoints in 1d; the alarm would have been INSUFFICIENT_DATA" % (
-        endpoint) in flat
-    assert "%s-AllTraffic-Invocation5XXErrors: no datapoints in 1d; the alarm would have been OK" % endpoint in flat
+    alarm = "sagemaker-monitoring_%s_AllTraffic_%%s" % endpoint
+    assert (alarm % "ModelLatency: fired once in 1d (5m in ALARM, longest 5m); > 1000 ms") in flat
+    assert alarm % "CPUUtilization: no datapoints in 1d; the alarm would have been INSUFFICIENT_DATA" in flat
+    assert alarm % "Invocation5XXErrors: no datapoints in 1d; the alarm would have been OK" in flat

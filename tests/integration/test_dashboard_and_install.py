@@ -21,7 +21,7 @@ def test_stack_dashboard_is_created_from_the_computed_body(moto, inventory):
     assert run.rc == 0, run.output
 
     cloudwatch = moto.client("cloudwatch")
-    name = "sagemaker-monitoring-%s-%s" % (endpoint, REGION)
+    name = "sagemaker-monitoring_%s_%s" % (endpoint, REGION)
     body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
     widgets = body["widgets"]
     assert widgets[0]["type"] == "text" and endpoint in widgets[0]["properties"]["markdown"]
@@ -29,8 +29,8 @@ def test_stack_dashboard_is_created_from_the_computed_body(moto, inventory):
     # Fn::Sub filled in the account: every alarm ARN is complete. The health alarm comes first, then one alarm
     # per published metric and variant (a CPU instance: no GPU alarms).
     assert len(alarm_widget["properties"]["alarms"]) == 1 + 2 * 8
-    assert alarm_widget["properties"]["alarms"][0].endswith(":alarm:%s-health" % endpoint)
-    assert all(arn.startswith("arn:aws:cloudwatch:%s:%s:alarm:%s-" % (REGION, MOTO_ACCOUNT, endpoint))
+    assert alarm_widget["properties"]["alarms"][0].endswith(":alarm:sagemaker-monitoring_%s_health" % endpoint)
+    assert all(arn.startswith("arn:aws:cloudwatch:%s:%s:alarm:sagemaker-monitoring_%s_" % (REGION, MOTO_ACCOUNT, endpoint))
                for arn in alarm_widget["properties"]["alarms"])
     graphs = dict((w["properties"]["title"], w) for w in widgets if w["type"] == "metric")
     assert set(graphs) == set("%s: %s" % (v, g) for v in ("blue", "green")

@@ -58,10 +58,11 @@ def component(endpoint):
 
 
 def _scope_and_metric(endpoint, alarm_name):
-    rest = alarm_name[len(endpoint) + 1:]
-    if "-" not in rest:
+    """sagemaker-monitoring_<endpoint>_[<variant or component>_]<metric>"""
+    rest = alarm_name[len("sagemaker-monitoring_%s_" % endpoint):]
+    if "_" not in rest:
         return None, rest
-    scope, _, metric = rest.rpartition("-")
+    scope, _, metric = rest.rpartition("_")
     return scope, metric
 
 
@@ -94,8 +95,8 @@ def deployed(localstack, tmp_path_factory):
 
 
 def alarms_of(cloudwatch, endpoint):
-    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=endpoint + "-",
-                                                                 AlarmTypes=["MetricAlarm"])
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix="sagemaker-monitoring_%s_" % endpoint, AlarmTypes=["MetricAlarm"])
     return dict((a["AlarmName"], a) for page in pages for a in page["MetricAlarms"])
 
 
@@ -114,20 +115,22 @@ def test_each_type_gets_alarms_for_exactly_the_metrics_it_publishes(localstack, 
 def test_scopes_have_the_dimensions_that_carry_data(localstack, deployed):
     cloudwatch = localstack.client("cloudwatch")
     async_alarms = alarms_of(cloudwatch, deployed[("async", "healthy")])
-    backlog = async_alarms["%s-ApproximateBacklogSize" % deployed[("async", "healthy")]]
+    backlog = async_alarms["sagemaker-monitoring_%s_ApproximateBacklogSize" % deployed[("async", "healthy")]]
     assert backlog["Dimensions"] == [{"Name": "EndpointName", "Value": deployed[("async", "healthy")]}]
     ic_alarms = alarms_of(cloudwatch, deployed[("ic", "healthy")])
     ic = deployed[("ic", "healthy")]
-    per_copy = ic_alarms["%s-%s-ConcurrentRequestsPerCopy" % (ic, component(ic))]
+    per_copy = ic_alarms["sagemaker-monitoring_%s_%s_ConcurrentRequestsPerCopy" % (ic, component(ic))]
     assert per_copy["Dimensions"] == [{"Name": "InferenceComponentName", "Value": component(ic)}]
     gpu = alarms_of(cloudwatch, deployed[("gpu", "healthy")])
     # 90 % per GPU on the single-GPU ml.g4dn.xlarge, 80 % per vCPU on its 4 vCPUs
-    assert gpu["%s-AllTraffic-GPUUtilization" % deployed[("gpu", "healthy")]]["Threshold"] == 90
-    assert gpu["%s-AllTraffic-CPUUtilization" % deployed[("gpu", "healthy")]]["Threshold"] == 320
+    gpu_name = "sagemaker-monitoring_%s_AllTraffic_%%s" % deployed[("gpu", "healthy")]
+    assert gpu[gpu_name % "GPUUtilization"]["Threshold"] == 90
+    assert gpu[gpu_name % "CPUUtilization"]["Threshold"] == 320
     srv = alarms_of(cloudwatch, deployed[("srv", "healthy")])
     # serverless utilisation is a ratio: 90 % -> 0.9
-    assert srv["%s-AllTraffic-ServerlessConcurrentExecutionsUtilization" % deployed[("srv", "healthy")]][
-        "Threshold"] == 0.9
+    srv_name = "sagemaker-monitoring_%s_AllTraffic_ServerlessConcurrentExecutionsUtilization" % deployed[
+        ("srv", "healthy")]
+    assert srv[srv_name]["Threshold"] == 0.9
     for name, alarm in gpu.items():
         if _scope_and_metric(deployed[("gpu", "healthy")], name)[1] in RATE_METRICS:
             assert alarm["Metrics"][2]["Expression"] == "IF(invocations >= 50, 100 * errors / invocations, 0)"

@@ -70,7 +70,7 @@ def test_importer_accepts_the_tarball_without_a_warning(tarball, tmp_path, confi
 
 
 def test_an_importer_without_amazon_aws_reports_only_that(tarball, tmp_path):
-    """What the README says a bare importer reports: ansible-doc cannot load amazon.aws's documentation fragments
+    """What the docs (docs/docsite/rst/publishing.rst) say a bare importer reports: ansible-doc cannot load amazon.aws's documentation fragments
     (so the modules and the inventory plugin get no documentation), and ansible-lint cannot resolve
     amazon.aws.cloudformation. Nothing else."""
     result, complaints = import_collection(tarball, tmp_path, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false")

@@ -44,7 +44,11 @@ SERVICE_ROLE_ARN = "arn:aws:iam::000000000000:role/sagemaker-monitoring-cloudfor
 IAM_PREFIX = {"monitoring": "cloudwatch", "cloudformation": "cloudformation", "sns": "sns", "sagemaker": "sagemaker",
               "sts": "sts", "ec2": "ec2", "sqs": "sqs", "iam": "iam"}
 STACKS = "arn:aws:cloudformation:*:*:stack/sagemaker-monitoring-*/*"
-TOPICS = "arn:aws:sns:*:*:sagemaker-monitoring-*"
+# What a stack holds is named sagemaker-monitoring_<endpoint>...; fleet dashboards sagemaker-monitoring-fleet-<region>
+TOPICS = "arn:aws:sns:*:*:sagemaker-monitoring_*"
+ALARMS = "arn:aws:cloudwatch:*:*:alarm:sagemaker-monitoring_*"
+DASHBOARDS = ["arn:aws:cloudwatch::*:dashboard/sagemaker-monitoring-*",
+              "arn:aws:cloudwatch::*:dashboard/sagemaker-monitoring_*"]
 
 
 def load_policy():
@@ -350,9 +354,12 @@ def test_resources_are_scoped_to_the_collections_stacks_and_topics(observed):
                    "sns:SetTopicAttributes"):
         assert actions[action] == [TOPICS], (action, actions[action])
     for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms"):
-        assert actions[action] == ["arn:aws:cloudwatch:*:*:alarm:*"], (action, actions[action])
+        assert actions[action] == [ALARMS], (action, actions[action])
     for action in ("cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard"):
-        assert actions[action] == ["arn:aws:cloudwatch::*:dashboard/sagemaker-monitoring-*"], (action, actions[action])
+        assert actions[action] == DASHBOARDS, (action, actions[action])
+    # and the topics the collection itself subscribes to are within them
+    for call in observed["sns:Subscribe"] + observed["sns:ListSubscriptionsByTopic"]:
+        assert fnmatch.fnmatchcase(call.params["TopicArn"], TOPICS), call.params
     # "*" only where AWS offers no resource-level permission or the call lists a whole region
     for action, resources in actions.items():
         if "*" in resources:
@@ -368,6 +375,7 @@ STAR_ONLY = {
     "sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents",
     "ec2:DescribeRegions",
     "sns:ListSubscriptions",  # one listing of the account's subscriptions per region
+    "sns:ListTopics",  # one listing of the region's topics, when a stack is to be created (names held already)
     "sns:Unsubscribe",  # acts on a subscription ARN, not a topic
     "sns:GetSubscriptionAttributes",  # raw message delivery: acts on a subscription ARN, not a topic
     "sns:SetSubscriptionAttributes",

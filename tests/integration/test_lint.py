@@ -170,17 +170,17 @@ def test_render_three_variants_ok_actions_and_percentiles(rendered):
     # On GPU instances: every variant-level metric of a real-time endpoint but Invocations (off by default).
     assert len(alarms) == 3 * 10
     for variant in ("blue", "green", "canary"):
-        latency = alarms["triple-variant-%s-ModelLatency" % variant]
+        latency = alarms["sagemaker-monitoring_triple-variant_%s_ModelLatency" % variant]
         assert latency["ExtendedStatistic"] == "p95"
         assert "Statistic" not in latency
         assert latency["Threshold"] == 400000
         assert latency["Dimensions"] == [{"Name": "EndpointName", "Value": "triple-variant"},
                                          {"Name": "VariantName", "Value": variant}]
-        assert alarms["triple-variant-%s-OverheadLatency" % variant]["ExtendedStatistic"] == "p99.9"
-        assert alarms["triple-variant-%s-CPUUtilization" % variant]["Statistic"] == "Average"
+        assert alarms["sagemaker-monitoring_triple-variant_%s_OverheadLatency" % variant]["ExtendedStatistic"] == "p99.9"
+        assert alarms["sagemaker-monitoring_triple-variant_%s_CPUUtilization" % variant]["Statistic"] == "Average"
         # 80 % per vCPU: 4 vCPUs on ml.g4dn.xlarge, 8 on ml.g4dn.2xlarge
-        assert alarms["triple-variant-%s-CPUUtilization" % variant]["Threshold"] == 80 * (8 if variant == "green" else 4)
-        assert alarms["triple-variant-%s-Invocation5XXErrors" % variant]["Metrics"][2]["Expression"].startswith("IF(")
+        assert alarms["sagemaker-monitoring_triple-variant_%s_CPUUtilization" % variant]["Threshold"] == 80 * (8 if variant == "green" else 4)
+        assert alarms["sagemaker-monitoring_triple-variant_%s_Invocation5XXErrors" % variant]["Metrics"][2]["Expression"].startswith("IF(")
     for alarm in alarms.values():
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

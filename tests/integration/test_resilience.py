@@ -57,6 +57,10 @@ def stack_name(endpoint):
     return "sagemaker-monitoring-" + endpoint
 
 
+def topic_name(endpoint):
+    return "sagemaker-monitoring_" + endpoint
+
+
 def through(proxy, server, region=REGION):
     """ansible-playbook's environment with its AWS calls sent through the proxy."""
     return proxy.env(ansible_env(server, region))
@@ -80,13 +84,14 @@ def stacks_of_fleet(cfn, endpoints):
 
 def alarm_names(cloudwatch, endpoint):
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=endpoint + "-", AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        AlarmNamePrefix="sagemaker-monitoring_%s_" % endpoint, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
     return sorted(a["AlarmName"] for page in pages for kind in ("MetricAlarms", "CompositeAlarms")
                   for a in page[kind])
 
 
 def expected_alarms(endpoint, variants=("AllTraffic",)):
-    return sorted(["%s-%s-%s" % (endpoint, v, m) for v in variants for m in CPU_METRICS] + ["%s-health" % endpoint])
+    return sorted(["sagemaker-monitoring_%s_%s_%s" % (endpoint, v, m) for v in variants for m in CPU_METRICS]
+                  + ["sagemaker-monitoring_%s_health" % endpoint])
 
 
 def outputs_of(stack):
@@ -116,8 +121,9 @@ def assert_converged_exactly_once(server, subscribers, region=REGION, variants=(
         outputs = outputs_of(stack)
         alarms = expected_alarms(endpoint, variants)
         assert alarm_names(cloudwatch, endpoint) == alarms, endpoint
-        assert sorted(outputs["AlarmNames"].split(",")) == [a for a in alarms if a != endpoint + "-health"], outputs
-        assert topics_named(sns, name) == [outputs["TopicArn"]], endpoint
+        assert sorted(outputs["AlarmNames"].split(",")) == [
+            a for a in alarms if a != "sagemaker-monitoring_%s_health" % endpoint], outputs
+        assert topics_named(sns, topic_name(endpoint)) == [outputs["TopicArn"]], endpoint
         assert subscriptions(sns, outputs["TopicArn"]) == sorted(("sqs", q) for q in queues), endpoint
 
 
@@ -373,7 +379,7 @@ def test_rollout_killed_halfway_converges_on_the_next_run(localstack, inventory,
     # and wrote nothing else to a stack: those the killed run created hold what was asked for
     assert set(c.operation for c in rerun_writes) <= {"CreateStack", "Subscribe"}, describe(rerun_writes)
     assert sorted(c.params["TopicArn"].rsplit(":", 1)[-1] for c in rerun_writes if c.operation == "Subscribe") == \
-        sorted(map(stack_name, subscribers)), describe(rerun_writes)
+        sorted(map(topic_name, subscribers)), describe(rerun_writes)
     assert_converged_exactly_once(localstack, subscribers)
 
     with aws_proxy.AwsProxy(localstack.url) as proxy:
@@ -522,7 +528,7 @@ def test_two_runs_at_once_that_both_plan_the_creates_each_stack_is_created_once(
     assert_each_endpoint_succeeded_or_was_named(outcome, subscribers, CONTENDED)
     for result, calls in outcome:  # a run subscribes no topic of an endpoint it failed
         subscribed = set(c.params["TopicArn"].rsplit(":", 1)[-1] for c in calls if c.operation == "Subscribe")
-        assert subscribed <= set(stack_name(h) for h in subscribers if result.failed(h) == 0), report
+        assert subscribed <= set(topic_name(h) for h in subscribers if result.failed(h) == 0), report
 
     assert_converged_exactly_once(localstack, subscribers)
     assert_next_run_converges_and_the_one_after_writes_nothing(localstack, inventory, subscribers)
@@ -594,11 +600,12 @@ def test_job_slices_in_parallel_write_only_their_own_half(localstack, inventory,
         stack_writes = [c for c in writes if c.operation in STACK_WRITES]
         assert sorted(c.params["StackName"] for c in stack_writes) == sorted(own_stacks), report
         topics = [c.params["TopicArn"] for c in writes if c.operation == "Subscribe"]
-        assert sorted(t.rsplit(":", 1)[-1] for t in topics) == sorted(own_stacks), report
+        assert sorted(t.rsplit(":", 1)[-1] for t in topics) == sorted(map(topic_name, half)), report
         other = set(endpoints) - set(half)
         for call in writes:
             assert call.operation in STACK_WRITES + ("Subscribe",), report
-            assert not [e for e in other if call.mentions(stack_name(e))], "%r wrote to the other half\n%s" % (
+            assert not [e for e in other if call.mentions(stack_name(e)) or call.mentions(topic_name(e))], \
+                "%r wrote to the other half\n%s" % (
                 call, report)
 
     assert_converged_exactly_once(localstack, dict((e, [sqs_arn(queue)]) for e in endpoints))
@@ -643,10 +650,11 @@ def test_two_regions_from_one_inventory_land_in_their_own_region(localstack, inv
         assert alarm_names(there["cloudwatch"], endpoint) == []
         outputs = outputs_of(stack)
         assert outputs["TopicArn"].split(":")[3] == region, outputs
-        assert topics_named(here["sns"], stack_name(endpoint)) == [outputs["TopicArn"]]
-        assert topics_named(there["sns"], stack_name(endpoint)) == []
+        assert topics_named(here["sns"], topic_name(endpoint)) == [outputs["TopicArn"]]
+        assert topics_named(there["sns"], topic_name(endpoint)) == []
         assert "https://%s.console.aws.amazon.com/cloudwatch/" % region in outputs["DashboardUrl"], outputs
-        alarm = here["cloudwatch"].describe_alarms(AlarmNames=["%s-AllTraffic-ModelLatency" % endpoint])
+        alarm = here["cloudwatch"].describe_alarms(
+            AlarmNames=["sagemaker-monitoring_%s_AllTraffic_ModelLatency" % endpoint])
         assert alarm["MetricAlarms"][0]["AlarmActions"] == [outputs["TopicArn"]]
 
     with aws_proxy.AwsProxy(localstack.url) as proxy:

@@ -136,7 +136,8 @@ def test_check_diff_prints_the_worded_diff_writes_nothing_and_skips_the_stack_ta
 
     # The endpoint's own diff, under the diff task and for that endpoint only: the other one is unchanged.
     diff = section(preview.output, DIFF)
-    assert re.search(r"^~ alarm %s-AllTraffic-ModelLatency: .*Threshold 1000000 -> 750000$" % endpoint, diff, re.M), \
+    assert re.search(r"^~ alarm sagemaker-monitoring_%s_AllTraffic_ModelLatency: .*Threshold 1000000 -> 750000$" % endpoint,
+                     diff, re.M), \
         preview.output
     assert [host for _status, host in results(diff)] == [endpoint], diff
     assert preview.summary()[endpoint] == ("changed", "%s (would be update, 2 changes)" % stack_name(endpoint))

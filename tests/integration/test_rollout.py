@@ -20,7 +20,7 @@ INVOCATION_METRICS = {"InvocationsPerInstance", "Invocation4XXErrors", "Invocati
 
 
 def alarms_of(cloudwatch, endpoint):
-    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=endpoint + "-")
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix="sagemaker-monitoring_%s_" % endpoint)
     return dict((a["AlarmName"], a) for page in pages for a in page["MetricAlarms"])
 
 
@@ -74,8 +74,8 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
 
     recs = alarms_of(cloudwatch, names["recs"])
     # a CPU instance publishes no GPU metrics, so it gets no GPU alarms
-    assert set(recs) == set("%s-AllTraffic-%s" % (names["recs"], m) for m in CPU_METRICS)
-    latency = recs["%s-AllTraffic-ModelLatency" % names["recs"]]
+    assert set(recs) == set("sagemaker-monitoring_%s_AllTraffic_%s" % (names["recs"], m) for m in CPU_METRICS)
+    latency = recs["sagemaker-monitoring_%s_AllTraffic_ModelLatency" % names["recs"]]
     assert latency["Namespace"] == "AWS/SageMaker"
     assert latency["Threshold"] == 300000  # the group's 300 ms beats the fleet's 500 ms; CloudWatch counts µs
     assert latency["Statistic"] == "Average"
@@ -84,7 +84,7 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
         ("EndpointName", names["recs"]), ("VariantName", "AllTraffic")]
     assert latency["ComparisonOperator"] == "GreaterThanThreshold"
     assert latency["TreatMissingData"] == "notBreaching"
-    errors = recs["%s-AllTraffic-Invocation5XXErrors" % names["recs"]]
+    errors = recs["sagemaker-monitoring_%s_AllTraffic_Invocation5XXErrors" % names["recs"]]
     # an error rate in percent of requests, by metric math, with the catalog's minimum-traffic guard
     assert errors["Threshold"] == 2
     queries = dict((q["Id"], q) for q in errors["Metrics"])
@@ -92,26 +92,26 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "Invocation5XXErrors"
     assert queries["invocations"]["MetricStat"]["Metric"]["MetricName"] == "Invocations"
     assert queries["errors"]["MetricStat"]["Stat"] == "Sum"
-    cpu = recs["%s-AllTraffic-CPUUtilization" % names["recs"]]
+    cpu = recs["sagemaker-monitoring_%s_AllTraffic_CPUUtilization" % names["recs"]]
     assert cpu["Namespace"] == "/aws/sagemaker/Endpoints"
     assert cpu["Threshold"] == 80 * 16  # 80 % per vCPU on a 16-vCPU ml.c5.4xlarge
 
     ab = alarms_of(cloudwatch, names["ab"])
     assert len(ab) == 2 * len(CPU_METRICS)
-    assert {name[len(names["ab"]) + 1:].split("-")[0] for name in ab} == {"blue", "green"}
+    assert {name.split("_")[2] for name in ab} == {"blue", "green"}  # sagemaker-monitoring_<endpoint>_<variant>_...
     for alarm in ab.values():
         dims = alarm["Dimensions"] or alarm["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"]
         variant = [d["Value"] for d in dims if d["Name"] == "VariantName"]
-        assert variant and alarm["AlarmName"].startswith("%s-%s-" % (names["ab"], variant[0]))
+        assert variant and alarm["AlarmName"].startswith("sagemaker-monitoring_%s_%s_" % (names["ab"], variant[0]))
 
     gpu = alarms_of(cloudwatch, names["gpu"])
-    assert set(gpu) == set("%s-AllTraffic-%s" % (names["gpu"], m) for m in GPU_METRICS)
-    gpu_latency = gpu["%s-AllTraffic-ModelLatency" % names["gpu"]]
+    assert set(gpu) == set("sagemaker-monitoring_%s_AllTraffic_%s" % (names["gpu"], m) for m in GPU_METRICS)
+    gpu_latency = gpu["sagemaker-monitoring_%s_AllTraffic_ModelLatency" % names["gpu"]]
     # host_vars override only the keys they name; everything else still comes from the fleet and catalog
     assert gpu_latency["ExtendedStatistic"] == "p99"
     assert (gpu_latency["Threshold"], gpu_latency["Period"], gpu_latency["EvaluationPeriods"],
             gpu_latency["DatapointsToAlarm"]) == (100000, 60, 5, 3)
-    assert gpu["%s-AllTraffic-Invocation5XXErrors" % names["gpu"]]["Threshold"] == 2
+    assert gpu["sagemaker-monitoring_%s_AllTraffic_Invocation5XXErrors" % names["gpu"]]["Threshold"] == 2
 
     for key, endpoint in names.items():
         stack = stack_of(cfn, endpoint)
@@ -120,7 +120,7 @@ def test_rollout_creates_what_the_variables_say_and_rerun_changes_nothing(locals
         assert tags["managed-by"] == "mlops.sagemaker_monitoring" and tags["team"] == "ml-platform"
         outputs = outputs_of(stack)
         assert outputs["DashboardUrl"].startswith("https://%s.console.aws.amazon.com/cloudwatch/" % REGION)
-        assert outputs["DashboardUrl"].endswith("sagemaker-monitoring-%s-%s" % (endpoint, REGION))
+        assert outputs["DashboardUrl"].endswith("#dashboards/dashboard/sagemaker-monitoring_%s_%s" % (endpoint, REGION))
         alarms = alarms_of(cloudwatch, endpoint)
         assert set(outputs["AlarmNames"].split(",")) == set(alarms)
         for alarm in alarms.values():
@@ -142,7 +142,7 @@ def test_changed_threshold_shows_in_check_mode_without_writing_and_next_run_appl
     endpoint = inventory.add("fleet", unique("check"))
     assert run_playbook(localstack, inventory).rc == 0
     cloudwatch, cfn = localstack.client("cloudwatch"), localstack.client("cloudformation")
-    alarm_name = "%s-AllTraffic-ModelLatency" % endpoint
+    alarm_name = "sagemaker-monitoring_%s_AllTraffic_ModelLatency" % endpoint
     before_stack = stack_of(cfn, endpoint)
     before_alarm = alarms_of(cloudwatch, endpoint)[alarm_name]
 
@@ -184,7 +184,7 @@ def test_breach_moves_alarm_to_alarm_and_reaches_sqs_subscriber(localstack, inve
             "threshold": 100, "period": 10, "evaluation_periods": 1, "datapoints_to_alarm": 1}})
     assert run_playbook(localstack, inventory).rc == 0
     cloudwatch = localstack.client("cloudwatch")
-    alarm_name = "%s-AllTraffic-ModelLatency" % endpoint
+    alarm_name = "sagemaker-monitoring_%s_AllTraffic_ModelLatency" % endpoint
     deadline = time.time() + 90
     notification = None
     while time.time() < deadline and notification is None:
@@ -255,11 +255,12 @@ def test_teardown_removes_what_the_collection_made_and_nothing_else(localstack, 
     assert run_playbook(localstack, inventory).rc == 0
     topic = outputs_of(stack_of(cfn, managed))["TopicArn"]
 
-    # A stack of the user's with the name the collection would use, and an alarm of the user's on the same endpoint.
+    # A stack of the user's with the name the collection would use, and an alarm of the user's on the same endpoint,
+    # even named like the collection's: teardown removes the stack's alarms only.
     foreign = unique("theirs")
     cfn.create_stack(StackName="sagemaker-monitoring-" + foreign, TemplateBody=json.dumps(
         {"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": foreign}}}}))
-    user_alarm = "%s-their-own-alarm" % managed
+    user_alarm = "sagemaker-monitoring_%s_their-own-alarm" % managed
     cloudwatch.put_metric_alarm(AlarmName=user_alarm, Namespace="AWS/SageMaker", MetricName="Invocations",
                                 Dimensions=[{"Name": "EndpointName", "Value": managed}], Statistic="Sum", Period=60,
                                 EvaluationPeriods=1, Threshold=1, ComparisonOperator="LessThanThreshold")

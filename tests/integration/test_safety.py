@@ -43,6 +43,11 @@ def stack_name(endpoint):
     return "sagemaker-monitoring-" + endpoint
 
 
+def name_of(endpoint, *parts):
+    """What the endpoint's stack holds is named sagemaker-monitoring_<endpoint>[_<part>...]."""
+    return "_".join(("sagemaker-monitoring", endpoint) + parts)
+
+
 def alarms_named(cloudwatch, prefix):
     found = []
     for kind in ("MetricAlarms", "CompositeAlarms"):
@@ -134,15 +139,14 @@ def test_check_diff_reads_only_and_shows_each_change_then_the_real_run_writes(lo
     assert [c for c in calls if c.service == "sns" and c.operation.startswith("ListSubscriptions")], seen
 
     out = preview.output
-    assert re.search(r"~ alarm %s-AllTraffic-ModelLatency: .*Threshold 1000000 -> 250000" % a, out), out
-    assert "- alarm %s-AllTraffic-DiskUtilization" % a in out, out
+    assert re.search(r"~ alarm %s: .*Threshold 1000000 -> 250000" % name_of(a, "AllTraffic", "ModelLatency"), out), out
+    assert "- alarm %s" % name_of(a, "AllTraffic", "DiskUtilization") in out, out
     assert "+ subscription sqs %s%s" % (SQS_PREFIX, new_queue) in out, out
     assert "- subscription sqs %s%s" % (SQS_PREFIX, old_queue) in out, out
     for metric in CPU_METRICS:
-        assert "+ alarm %s-canary-%s" % (b, metric) in out, out
+        assert "+ alarm %s" % name_of(b, "canary", metric) in out, out
     assert "+ subscription sqs %s%s" % (SQS_PREFIX, extra_queue) in out, out
-    assert re.search(r"~ dashboard %s-%s: DashboardBody: .*widget 'canary: [^']+' added" % (stack_name(b), REGION),
-                     out), out
+    assert re.search(r"~ dashboard %s: DashboardBody: .*widget 'canary: [^']+' added" % name_of(b, REGION), out), out
     assert re.search(r"changed\s+%s: %s \(would be update" % (a, stack_name(a)), out), out
     # and nothing changed on the server
     for endpoint in (a, b):
@@ -162,7 +166,7 @@ def test_check_diff_reads_only_and_shows_each_change_then_the_real_run_writes(lo
     subscribed = sorted(c.params["Endpoint"] for c in writes if c.operation == "Subscribe")
     assert subscribed == sorted([SQS_PREFIX + new_queue, SQS_PREFIX + extra_queue]), describe(writes)
     assert [c.params.get("SubscriptionArn", "").split(":")[5] for c in writes if c.operation == "Unsubscribe"] == [
-        stack_name(a)], describe(writes)
+        name_of(a)], describe(writes)
     assert subscriptions(localstack.client("sns"), topic_a) == [("sqs", SQS_PREFIX + new_queue)]
 
 
@@ -208,13 +212,13 @@ def test_rollout_through_20_percent_faults_converges_exactly_once(localstack, in
         for endpoint in queues:
             assert [s["StackStatus"] for s in live_stacks_named(cfn, stack_name(endpoint))] == [status], endpoint
             stack = cfn.describe_stacks(StackName=stack_name(endpoint))["Stacks"][0]
-            expected = sorted(["%s-AllTraffic-%s" % (endpoint, m) for m in CPU_METRICS] + ["%s-health" % endpoint])
-            assert sorted(alarms_named(cloudwatch, endpoint + "-")) == expected
+            expected = sorted([name_of(endpoint, "AllTraffic", m) for m in CPU_METRICS] + [name_of(endpoint, "health")])
+            assert sorted(alarms_named(cloudwatch, name_of(endpoint, ""))) == expected
             assert sorted(outputs_of(stack)["AlarmNames"].split(",")) == expected[:-1]
             assert sorted(subscriptions(sns, outputs_of(stack)["TopicArn"])) == sorted(
                 ("sqs", arn) for arn in subscribed(endpoint))
             topics = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]
-                      if t["TopicArn"].endswith(":" + stack_name(endpoint))]
+                      if t["TopicArn"].endswith(":" + name_of(endpoint))]
             assert len(topics) == 1, topics
 
     # 1. create the fleet through faults
@@ -233,7 +237,7 @@ def test_rollout_through_20_percent_faults_converges_exactly_once(localstack, in
     for endpoint in queues:
         template = template_of(cfn, stack_name(endpoint))
         assert [r["Properties"]["Threshold"] for r in template["Resources"].values()
-                if r["Properties"].get("AlarmName") == "%s-AllTraffic-ModelLatency" % endpoint] == [250000]
+                if r["Properties"].get("AlarmName") == name_of(endpoint, "AllTraffic", "ModelLatency")] == [250000]
 
     faulted = [c for c in calls + more_calls if c.fault]
     assert sorted(set(c.fault for c in faulted)) == sorted(aws_proxy.FAULT_KINDS), report  # each kind happened
@@ -306,7 +310,7 @@ BAD_INPUTS = [
                             "endpoint_monitoring_composite": False}, "variants"),
     ("region", {"endpoint_monitoring_region": "mars-north-1"}, "region"),
     ("tags-reserved", {"endpoint_monitoring_tags": {"managed-by": "me"}}, "tags.managed-by"),
-    ("tags-not-strings", {"endpoint_monitoring_tags": {"cost-centre": 42}}, "tags"),
+    ("tags-not-strings", {"endpoint_monitoring_tags": {"cost-centre": 42}}, "tags.cost-centre"),
     ("stack-prefix", {"endpoint_monitoring_stack_prefix": "1-"}, "stack_prefix"),
     ("inference-component-name", {"endpoint_monitoring_inference_components": ["bad name!"]},
      "inference_components"),
@@ -375,7 +379,66 @@ def test_bad_input_makes_no_aws_call_for_the_bad_endpoints(bad_input_run):
     assert "changed    %s" % good in run.output
     writes = [c for c in calls if not c.read_only]
     assert [c.key for c in writes].count(("cloudformation", "CreateStack")) == 1, describe(writes)
-    assert all(c.mentions(stack_name(good)) for c in writes), describe(writes)
+    assert all(c.mentions(stack_name(good)) or c.mentions(name_of(good)) for c in writes), describe(writes)
     for host, _field in hosts.values():
         # no call at all names a bad endpoint's stack or topic: each failed before its first AWS call
-        assert not [c for c in calls if c.mentions(stack_name(host))], host
+        assert not [c for c in calls if c.mentions(stack_name(host)) or c.mentions(name_of(host))], host
+
+
+# -- 4. bad endpoints among good ones: each fails alone before any AWS write, the others roll out -------------
+
+T = "endpoint_monitoring_tags"
+# (name, host_vars of the endpoint, the field its message must name), in inventory order: the first host has a bad
+# connection setting, which the tasks that run once for the whole batch must not take from it.
+MIXED_BAD = [
+    ("aws-config", {"endpoint_monitoring_aws_config": {"retry": {"mode": "standard"}}},
+     "endpoint_monitoring_aws_config"),
+    ("region-typo", {"endpoint_monitoring_region": "eu-wset-1"}, "region"),
+    ("profile", {"endpoint_monitoring_aws_profile": "no-such-profile"}, "endpoint_monitoring_aws_profile"),
+    ("latency-negative", {M: {"ModelLatency": {"threshold": -5}}}, M + ".ModelLatency.threshold"),
+    ("latency-overflow", {M: {"ModelLatency": {"threshold": 1.0e306}}}, M + ".ModelLatency.threshold"),
+    ("threshold-text", {M: {"ModelLatency": {"threshold": "500"}}}, M + ".ModelLatency.threshold"),
+    ("tag-value-300", {T: {"team": "x" * 300}}, "tags.team"),
+    ("tag-value-empty", {T: {"team": ""}}, "tags.team"),
+    ("tag-key-aws", {T: {"aws:team": "fraud"}}, "tags.aws:team"),
+    ("tags-51", {T: dict(("tag%02d" % i, "v") for i in range(49))}, "tags"),
+    ("create-timeout", {"endpoint_monitoring_stack_create_timeout": -5}, "endpoint_monitoring_stack_create_timeout"),
+    ("wait-timeout", {"endpoint_monitoring_wait_timeout": -1}, "endpoint_monitoring_wait_timeout"),
+    ("kms-newline", {"endpoint_monitoring_topic_kms_key": "alias/monitoring\n"}, "topic_kms_key"),
+    ("endpoint-url", {"endpoint_monitoring_aws_endpoint_url": "localhost:4566"},
+     "endpoint_monitoring_aws_endpoint_url"),
+    ("undefined", {T: {"team": "{{ no_such_variable }}"}}, T),
+]
+
+
+def test_bad_endpoints_fail_alone_before_any_aws_write_and_the_good_ones_roll_out(localstack, inventory):
+    tag = unique("mix")[len("mix-"):]
+    bad = {}
+    good = []
+    for i, (case, host_vars, field) in enumerate(MIXED_BAD):
+        bad[inventory.add("mixed", "bad-%s-%s" % (case, tag), **host_vars)] = field
+        if i in (0, len(MIXED_BAD) // 2):
+            good.append(inventory.add("mixed", "good%d-%s" % (len(good), tag)))
+    with aws_proxy.AwsProxy(localstack.url) as proxy:
+        run = run_playbook(localstack, inventory, env=through(proxy, localstack))
+        calls = proxy.snapshot()
+    assert run.rc != 0
+    summary = run.summary()
+    # the summary lists every endpoint, the bad ones with the message that names the endpoint and the field
+    assert sorted(summary) == sorted(list(bad) + good), run.output
+    for host, field in bad.items():
+        status, text = summary[host]
+        assert status == "FAILED" and text.startswith("endpoint '%s': %s: " % (host, field)), (host, text)
+        assert " | " not in text, "more than one problem reported: " + text
+        assert "_Ansible" not in text and "<class" not in text, text
+        assert run.failed(host) == 1 and run.changed(host) == 0, host
+    cfn = localstack.client("cloudformation")
+    for host in good:
+        assert summary[host][0] == "changed" and run.failed(host) == 0, (host, summary[host])
+        assert [s["StackStatus"] for s in live_stacks_named(cfn, stack_name(host))] == ["CREATE_COMPLETE"]
+    # each bad endpoint failed before its first AWS call: no stack, and no call names its stack or topic
+    writes = [c for c in calls if not c.read_only]
+    assert [c.key for c in writes].count(("cloudformation", "CreateStack")) == len(good), describe(writes)
+    for host in bad:
+        assert live_stacks_named(cfn, stack_name(host)) == [], host
+        assert not [c for c in calls if c.mentions(stack_name(host)) or c.mentions(name_of(host))], host

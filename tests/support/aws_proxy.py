@@ -98,6 +98,7 @@ ITEM_KEYS = {
     "ListStacks": "StackId",
     "ListSubscriptions": "SubscriptionArn",
     "ListSubscriptionsByTopic": "SubscriptionArn",
+    "ListTopics": "TopicArn",
     "DescribeAlarms": "AlarmArn",
     "ListDashboards": "DashboardArn",
     "ListEndpoints": "EndpointArn",

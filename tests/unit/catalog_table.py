@@ -1,4 +1,5 @@
-"""The README's table of default alarms, made from the catalog (test_readme checks the README holds it)."""
+"""The docs' table of default alarms, made from the catalog (test_readme checks that
+docs/docsite/rst/metrics_and_thresholds.rst holds it): an RST csv-table, one line per metric."""
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import catalog
 
@@ -23,9 +24,15 @@ def _published(metric):
     return ", ".join(names)
 
 
+HEADER = ("metric", "published by", "statistic", "alarm when", "period x evaluations", "missing data")
+
+
+def _csv(cells):
+    return ", ".join('"%s"' % str(cell).replace('"', '""') for cell in cells)
+
+
 def rows():
-    lines = ["| metric | published by | statistic | alarm when | period x evaluations | missing data |",
-             "|---|---|---|---|---|---|"]
+    lines = [".. csv-table::", "   :header: " + _csv(HEADER), ""]
     for metric in catalog.METRICS.values():
         d = metric.defaults
         units = catalog.SCALE_UNITS.get(metric.scale, "")
@@ -38,7 +45,6 @@ def rows():
             when += ", off by default"
         stat = "rate (metric math)" if metric.scale == catalog.SCALE_ERROR_RATE else d["statistic"]
         scope = {"endpoint": " (per endpoint)", "component": " (per component)"}.get(metric.dims, "")
-        lines.append("| %s%s | %s | %s | %s | %d s x %d | %s |" % (
-            metric.name, scope, _published(metric), stat, when, d["period"], d["evaluation_periods"],
-            d["treat_missing_data"]))
+        lines.append("   " + _csv((metric.name + scope, _published(metric), stat, when,
+                                      "%d s x %d" % (d["period"], d["evaluation_periods"]), d["treat_missing_data"])))
     return lines

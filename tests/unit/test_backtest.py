@@ -27,7 +27,7 @@ LOW, HIGH = 1.0, 10.0
 
 def alarm(evaluation_periods=3, datapoints_to_alarm=None, treat="missing", comparison="GreaterThanThreshold",
           threshold=THRESHOLD, period=PERIOD, **extra):
-    return dict({"name": "ep-AllTraffic-ModelLatency", "kind": "metric", "metric": "ModelLatency",
+    return dict({"name": "sagemaker-monitoring_ep_AllTraffic_ModelLatency", "kind": "metric", "metric": "ModelLatency",
                  "namespace": "AWS/SageMaker", "statistic": "Average",
                  "dimensions": [{"Name": "EndpointName", "Value": "ep"},
                                 {"Name": "VariantName", "Value": "AllTraffic"}],
@@ -313,7 +313,7 @@ def test_summary_line_says_how_often_how_long_and_what_to_use():
     result = backtest.backtest_alarm(plans[0], {plans[0]["series"]: values}, start, start + 86400)
     assert result["fired"] == 2 and result["alarm_seconds"] == 900 and result["longest_seconds"] == 600
     assert result["summary"] == (
-        "ep-AllTraffic-ModelLatency: fired 2 times in 1d (15m in ALARM, longest 10m); > 500 ms; "
+        "sagemaker-monitoring_ep_AllTraffic_ModelLatency: fired 2 times in 1d (15m in ALARM, longest 10m); > 500 ms; "
         "suggested > 960 ms (p99 of 288 datapoints + 20%), which would have fired 0 times")
 
 
@@ -321,10 +321,10 @@ def test_summary_without_data_and_for_skipped_alarms():
     a = alarm(treat="notBreaching")
     _queries, plans = backtest.build_queries([a, alarm(kind="anomaly", comparison="GreaterThanUpperThreshold")])
     quiet = backtest.backtest_alarm(plans[0], {}, 0, 3600)
-    assert quiet["summary"] == "ep-AllTraffic-ModelLatency: no datapoints in 1h; the alarm would have been OK (> 5)"
+    assert quiet["summary"] == "sagemaker-monitoring_ep_AllTraffic_ModelLatency: no datapoints in 1h; the alarm would have been OK (> 5)"
     assert quiet["suggested_threshold"] is None
     assert backtest.backtest_alarm(plans[1], {}, 0, 3600)["summary"].startswith(
-        "ep-AllTraffic-ModelLatency: not replayed: compares with an anomaly-detection band")
+        "sagemaker-monitoring_ep_AllTraffic_ModelLatency: not replayed: compares with an anomaly-detection band")
 
 
 @pytest.mark.parametrize("seconds,text", [(45, "45s"), (600, "10m"), (9300, "2h 35m"), (86400 * 3 + 7200, "3d 2h"),

@@ -50,7 +50,7 @@ def test_calls_are_counted_by_operation_and_refused_writes_touch_nothing():
              params={"StackName": "sagemaker-monitoring-bench-ep-00001"}, items=1),
         call(2, "cloudformation", "UpdateStack", b"StackName=sagemaker-monitoring-bench-ep-00001", status=400),
         call(3, "cloudformation", "UpdateStack", b"StackName=sagemaker-monitoring-bench-ep-00002"),
-        call(4, "monitoring", "PutMetricAlarm", b'{"AlarmName": "bench-ep-00003-AllTraffic-ModelLatency"}'),
+        call(4, "monitoring", "PutMetricAlarm", b'{"AlarmName": "sagemaker-monitoring_bench-ep-00003_AllTraffic_ModelLatency"}'),
         call(5, "cloudformation", "CreateStack", b"StackName=sagemaker-monitoring-bench%2Dep%2D00004"),
         call(6, "monitoring", "PutMetricAlarm", b"", status=400, fault="throttle"),
     ]

@@ -154,7 +154,8 @@ def test_alarm_widget_lists_the_arn_of_every_alarm_with_the_account_id():
 def test_alarm_arns_default_to_the_cloudformation_account_placeholder():
     body = build_dashboard(ENDPOINT, REGION, ["AllTraffic"], spec_alarms())
     for arn in alarm_widgets(body)[0]["properties"]["alarms"]:
-        assert arn.startswith("arn:aws:cloudwatch:%s:${AWS::AccountId}:alarm:%s-AllTraffic-" % (REGION, ENDPOINT))
+        assert arn.startswith("arn:aws:cloudwatch:%s:${AWS::AccountId}:alarm:sagemaker-monitoring_%s_AllTraffic_" % (
+            REGION, ENDPOINT))
 
 
 def test_composite_is_shown_first_in_the_alarm_widget():
@@ -162,7 +163,7 @@ def test_composite_is_shown_first_in_the_alarm_widget():
     body = dashboard_of(spec, account_id=ACCOUNT)
     [widget] = alarm_widgets(body)
     arns = widget["properties"]["alarms"]
-    assert arns[0] == "arn:aws:cloudwatch:%s:%s:alarm:%s-health" % (REGION, ACCOUNT, ENDPOINT)
+    assert arns[0] == "arn:aws:cloudwatch:%s:%s:alarm:sagemaker-monitoring_%s_health" % (REGION, ACCOUNT, ENDPOINT)
     assert arns[1:] == ["arn:aws:cloudwatch:%s:%s:alarm:%s" % (REGION, ACCOUNT, a["name"]) for a in spec["alarms"]]
     assert len(arns) == len(set(arns))
     # The widget grows with the extra tile: 1 title row + ceil(alarms / 4) rows of tiles.
@@ -178,7 +179,7 @@ def test_composite_counts_towards_the_100_alarms_of_an_alarm_widget():
     body = dashboard_of(spec, account_id=ACCOUNT)
     widgets = alarm_widgets(body)
     assert [len(w["properties"]["alarms"]) for w in widgets] == [100, 1]
-    assert widgets[0]["properties"]["alarms"][0].endswith(":alarm:%s-health" % ENDPOINT)
+    assert widgets[0]["properties"]["alarms"][0].endswith(":alarm:sagemaker-monitoring_%s_health" % ENDPOINT)
     assert_fits_grid_without_overlap(body)
 
 
@@ -394,7 +395,7 @@ def test_each_alarm_threshold_is_an_annotation_in_its_own_graph():
     ("LessThanOrEqualToThreshold", "below"),
 ])
 def test_annotation_fill_follows_the_comparison(comparison, fill):
-    alarm = dict(name="ep-AllTraffic-ModelLatency", metric="ModelLatency", variant="AllTraffic",
+    alarm = dict(name="sagemaker-monitoring_ep_AllTraffic_ModelLatency", metric="ModelLatency", variant="AllTraffic",
                  statistic="Average", period=300, comparison=comparison, threshold=250000)
     body = build_dashboard(ENDPOINT, REGION, ["AllTraffic"], [alarm])
     [annotation] = graph_by_title(body)["AllTraffic: Latency"]["properties"]["annotations"]["horizontal"]

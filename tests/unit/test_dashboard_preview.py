@@ -24,7 +24,7 @@ PANEL = (0xFF, 0xFF, 0xFF)
 
 
 def alarm(variant, metric, threshold, statistic="Average", period=300, comparison="GreaterThanThreshold"):
-    return {"name": "%s-%s-%s" % (ENDPOINT, variant, metric), "kind": "metric", "metric": metric, "scope": "variant",
+    return {"name": "sagemaker-monitoring_%s_%s_%s" % (ENDPOINT, variant, metric), "kind": "metric", "metric": metric, "scope": "variant",
             "variant": variant, "statistic": statistic, "period": period, "comparison": comparison,
             "threshold": threshold}
 
@@ -359,3 +359,324 @@ def test_module_refuses_bad_arguments(body, tmp_path, capsys, bad, message):
     code, result = run_module(args, capsys)
     assert code == 1 and result["failed"] is True
     assert message in result["msg"]
+
+
+# --------------------------------------------------------------------------------------------- threshold labels
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE_INVENTORY = os.path.join(ROOT, "examples", "inventory")
+# What SageMaker says of the example endpoints that the inventory names only (its comments say so).
+EXAMPLE_FACTS = {"product-recs": "ml.c5.2xlarge", "fraud-scoring": "ml.g4dn.xlarge"}
+
+
+def example_hosts():
+    """{host: variables} of examples/inventory (a static YAML inventory: hosts.yml, group_vars, host_vars), merged as
+    Ansible merges them: all's, then the host's group's, then the host's own; files over the inventory's vars."""
+    import yaml
+
+    def load(*parts):
+        path = os.path.join(EXAMPLE_INVENTORY, *parts)
+        if not os.path.exists(path):
+            return {}
+        with open(path) as f:
+            return yaml.safe_load(f) or {}
+
+    inventory = load("hosts.yml")["all"]
+    hosts = {}
+    for group, members in (inventory.get("children") or {}).items():
+        for host, inline in ((members or {}).get("hosts") or {}).items():
+            merged = dict(inventory.get("vars") or {})
+            merged.update(load("group_vars", "all.yml"))
+            merged.update((members or {}).get("vars") or {})
+            merged.update(load("group_vars", group + ".yml"))
+            merged.update(inline or {})
+            merged.update(load("host_vars", host + ".yml"))
+            hosts[host] = merged
+    return hosts
+
+
+def example_bodies():
+    """{endpoint: dashboard body} of every endpoint of examples/inventory, as a monitoring run computes them."""
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import (
+        PREFIX, dashboard_of, needs_facts, spec_from_settings)
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.instance_types import instance_counts
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.plugin_utils.endpoint_render import (
+        read_settings, role_options)
+
+    options = role_options(os.path.join(ROOT, "roles", "endpoint_monitoring", "meta", "argument_specs.yml"))
+    bodies = {}
+    for host, host_vars in example_hosts().items():
+        host_vars.setdefault(PREFIX + "region", "us-east-1")
+        settings = read_settings(lambda value: value, host_vars, options, default_endpoint=host)
+        settings[PREFIX + "endpoint_name"] = settings.get(PREFIX + "endpoint_name") or host
+        facts = None
+        if needs_facts(settings):
+            vcpus, gpus = instance_counts(EXAMPLE_FACTS[host])
+            facts = {"endpoint_type": "realtime", "multi_model": False, "inference_components": [],
+                     "variants": [{"name": "AllTraffic", "instance_type": EXAMPLE_FACTS[host],
+                                   "instance_count": 1, "vcpus": vcpus, "gpus": gpus, "serverless": None}]}
+        bodies[host] = dashboard_of(spec_from_settings(settings, facts))["body"]
+    return bodies
+
+
+def profile_body(profile):
+    from endpoint_profiles import ALL_ON, profile_spec
+
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import dashboard_of
+
+    return dashboard_of(profile_spec(profile, ALL_ON))["body"]
+
+
+def fleet_body():
+    """A fleet dashboard page (4 x 5 graphs, a line per variant): a GPU endpoint, and one whose two variants have
+    4 and 16 vCPUs, so different CPU thresholds in CloudWatch's units for the same 80 % per vCPU."""
+    from endpoint_profiles import ALL_ON, LAYER, profile_spec
+
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import fleet_entry
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import build_spec
+
+    two = build_spec("ranker", REGION, variants=[{"name": "blue", "instance_type": "ml.m5.xlarge"},
+                                                 {"name": "green", "instance_type": "ml.m5.4xlarge"}],
+                     metric_layers=[(LAYER, ALL_ON)], composite=False)
+    entries = [fleet_entry(profile_spec("realtime-gpu", ALL_ON)), fleet_entry(two)]
+    return dashboard.build_fleet_dashboards(entries)[0]["body"]
+
+
+def crowded_body():
+    """One graph with many alarms, their thresholds close together, and lines crossing them; and the same in a
+    fleet-sized graph (4 x 5)."""
+    latencies = [["AWS/SageMaker", "ModelLatency", "EndpointName", "ep", "VariantName", v, {"label": "%s latency" % v}]
+                 for v in ("blue", "green", "red", "black")]
+    annotations = [{"label": "ModelLatency alarm (%s): Average > %d ms" % (v, t), "value": t * 1000, "fill": "above"}
+                   for v, t in (("blue", 300), ("green", 305), ("red", 310), ("black", 320), ("white", 325),
+                                ("grey", 340))]
+    annotations.append({"label": "ModelLatency alarm (blue): Average < 20 ms", "value": 20000, "fill": "below"})
+    annotations.append({"label": "ModelLatency alarm (green): Average < 25 ms", "value": 25000, "fill": "below"})
+    graph = {"type": "metric", "properties": {"title": "Crowded", "region": REGION, "metrics": latencies,
+                                              "annotations": {"horizontal": annotations},
+                                              "yAxis": {"left": {"min": 0}}}}
+    return {"widgets": [dict(graph, x=0, y=0, width=8, height=6), dict(graph, x=8, y=0, width=4, height=5),
+                        dict(graph, x=12, y=0, width=12, height=6)]}
+
+
+def crossing_series(body):
+    """Data that runs right through the crowded thresholds, back and forth."""
+    series = {}
+    for w, i, _line in preview.metric_lines(body):
+        values = [(280000 + 70000 * ((k * (i + 3)) % 7) / 6.0) if k % 9 else 15000 for k in range(60)]
+        series[preview.series_key(w, i)] = {"t": [-3 * 3600 + 180 * k for k in range(60)], "v": values,
+                                            "synthetic": True}
+    return series
+
+
+def display_path(line):
+    return line.get_transform().transform_path(line.get_path())
+
+
+def label_problems(figure):
+    """Every threshold label that overlaps another text of its graph, leaves its plot or crosses a line of the graph
+    (data lines, other thresholds' lines, leader lines), in display coordinates as the renderer lays the text out.
+    Its own threshold line (and any other threshold at the same value) and its own leader line do not count."""
+    figure.canvas.draw()  # tick labels and their places are final once drawn
+    renderer = figure.canvas.get_renderer()
+    problems = []
+    graphs = [a for a in figure.axes if (a.get_gid() or "").startswith("widget-")]
+    assert graphs
+    for primary in graphs:
+        group = primary.get_shared_x_axes().get_siblings(primary)
+        lines = [line for axes in group for line in axes.get_lines()]
+        texts = [t for axes in group for t in axes.texts if t.get_text()]
+        labels = [t for t in texts if (t.get_gid() or "").startswith("threshold-label-")]
+        others = texts + [axes.yaxis.label for axes in group if axes.yaxis.label.get_text()]
+        others += [t for axes in group for t in axes.get_yticklabels() + axes.get_xticklabels() if t.get_text()]
+        for label in labels:
+            n = label.get_gid().rsplit("-", 1)[1]
+            box = label.get_window_extent(renderer)
+            where = "%s: %r" % (primary.get_gid(), label.get_text())
+            if not (primary.bbox.x0 <= box.x0 and box.x1 <= primary.bbox.x1
+                    and primary.bbox.y0 <= box.y0 and box.y1 <= primary.bbox.y1):
+                problems.append("%s leaves the plot" % where)
+            for other in others:
+                if other is not label and box.overlaps(other.get_window_extent(renderer)):
+                    problems.append("%s overlaps %r" % (where, other.get_text()))
+            own = [line for line in lines if line.get_gid() == "threshold-" + n]
+            assert len(own) == 1, where
+            own_y = display_path(own[0]).vertices[0][1]
+            for line in lines:
+                gid = line.get_gid() or ""
+                path = display_path(line)
+                if gid == "threshold-leader-" + n:
+                    continue
+                if gid.startswith("threshold-") and "leader" not in gid and abs(path.vertices[0][1] - own_y) < 0.5:
+                    continue
+                if path.intersects_bbox(box, filled=False):
+                    problems.append("%s crosses line %s" % (where, gid))
+    return problems
+
+
+def thresholds_shown(figure):
+    """How many thresholds are labelled on their graph, and how many in its legend (a graph too small for all of
+    them says how many more the HTML page lists: "6 more thresholds: see the page's list")."""
+    import re
+
+    inline = sum(1 for a in figure.axes for t in a.texts if (t.get_gid() or "").startswith("threshold-label-"))
+    legend = 0
+    for text in figure.axes[0].texts:
+        if text.get_color() == preview.THRESHOLD:
+            more = re.match(r"^(\d+) more thresholds?: ", text.get_text())
+            legend += int(more.group(1)) if more else 1
+    return inline, legend
+
+
+@pytest.mark.parametrize("case", ["example:similar-items", "example:product-recs", "example:fraud-scoring",
+                                  "serverless-provisioned", "async", "multi-model", "inference-components",
+                                  "fleet", "crowded"])
+def test_threshold_labels_cross_no_line_and_no_other_label(case):
+    if case.startswith("example:"):
+        bodies = example_bodies()
+        assert sorted(bodies) == ["fraud-scoring", "product-recs", "similar-items"]
+        body = bodies[case.split(":", 1)[1]]
+    elif case == "crowded":
+        body = crowded_body()
+    elif case == "fleet":
+        body = fleet_body()
+    else:
+        body = profile_body(case)
+    annotations = sum(len(preview.horizontal_annotations(w)) for w in body["widgets"] if w.get("type") == "metric")
+    assert annotations
+    for series in (preview.synthetic_data(body, seed=0), preview.synthetic_data(body, seed=5),
+                   crossing_series(body) if case == "crowded" else {}):
+        figure = preview.render_figure(body, series)
+        assert label_problems(figure) == []
+        inline, legend = thresholds_shown(figure)
+        assert inline + legend == annotations  # every threshold is labelled somewhere
+        assert inline >= annotations // 2, "most labels should sit by their line"
+
+
+def test_labels_of_thresholds_close_together_stack_with_leader_lines():
+    body = crowded_body()
+    figure = preview.render_figure(body, preview.synthetic_data(body, seed=0))
+    graph = [a for a in figure.axes if a.get_gid() == "widget-2"][0]  # the wide one: room for all
+    labels = [t for t in graph.texts if (t.get_gid() or "").startswith("threshold-label-")]
+    leaders = [line for line in graph.get_lines() if (line.get_gid() or "").startswith("threshold-leader-")]
+    assert len(labels) == 8 and leaders
+    assert label_problems(figure) == []
+
+
+# --------------------------------------------------------------------------------------------- units
+
+def test_annotation_units_come_from_the_threshold_as_its_label_writes_it():
+    assert preview.annotation_unit({"label": "ModelLatency alarm: Average > 300 ms", "value": 300000}) == (1000, "ms")
+    assert preview.annotation_unit({"label": "CPUUtilization alarm: Average > 70 % per vCPU", "value": 560}) == (
+        8, "% per vCPU")
+    assert preview.annotation_unit({"label": "ModelCacheHit alarm: Average < 50 %", "value": 0.5}) == (0.01, "%")
+    assert preview.annotation_unit({"label": "Invocation5XXErrors alarm: rate > 2 % of requests", "value": 2}) == (
+        1, "% of requests")
+    # No unit written: the metric's own (a raw threshold), or a threshold of 0 in a unit the catalog knows.
+    assert preview.annotation_unit({"label": "ModelLatency alarm: Average > 100000", "value": 100000}) == (
+        1, u"\u00b5s")
+    assert preview.annotation_unit({"label": "ApproximateAgeOfOldestRequest alarm: Maximum > 900",
+                                    "value": 900}) == (1, "s")
+    assert preview.annotation_unit({"label": "ModelLatency alarm: Average > 0 ms", "value": 0}) == (1000, "ms")
+    assert preview.annotation_unit({"label": "anything", "value": 3}) == (1, "")
+
+
+def graph_axes(figure, body, title):
+    index = [i for i, w in enumerate(body["widgets"]) if (w.get("properties") or {}).get("title") == title][0]
+    primary = [a for a in figure.axes if a.get_gid() == "widget-%d" % index][0]
+    siblings = primary.get_shared_x_axes().get_siblings(primary)
+    return [primary] + sorted((a for a in siblings if a is not primary), key=lambda a: a.bbox.x1)
+
+
+def line_of(axes_list, gid):
+    return [line for axes in axes_list for line in axes.get_lines() if line.get_gid() == gid][0]
+
+
+def test_y_axes_are_in_the_units_the_thresholds_are_written_in():
+    body = example_bodies()["similar-items"]  # ModelLatency 300 ms (group), CPU 70 % per vCPU on 8 and 16 vCPUs
+    series = preview.synthetic_data(body, seed=0)
+    figure = preview.render_figure(body, series)
+
+    latency = graph_axes(figure, body, "blue: Latency")
+    assert [a.get_ylabel() for a in latency] == ["ms"]
+    index = [i for i, w in enumerate(body["widgets"]) if w["properties"].get("title") == "blue: Latency"][0]
+    assert line_of(latency, "threshold-0").get_ydata()[0] == 300  # the threshold as written, not 300000
+    raw = series[preview.series_key(index, 0)]["v"]
+    assert list(line_of(latency, "line-0").get_ydata()) == pytest.approx([v / 1000.0 for v in raw])
+    low, high = latency[0].get_ylim()
+    assert low == 0 and 300 < high < 1000  # the axis spans the values in ms
+
+    for variant, vcpus in (("blue", 8), ("green", 16)):  # ml.c5.2xlarge, ml.c5.4xlarge
+        cpu = graph_axes(figure, body, "%s: CPU" % variant)
+        assert [a.get_ylabel() for a in cpu] == ["% per vCPU"]
+        assert line_of(cpu, "threshold-0").get_ydata()[0] == 70
+        index = [i for i, w in enumerate(body["widgets"]) if w["properties"].get("title") == "%s: CPU" % variant][0]
+        raw = series[preview.series_key(index, 0)]["v"]
+        assert list(line_of(cpu, "line-0").get_ydata()) == pytest.approx([v / vcpus for v in raw])
+
+    errors = graph_axes(figure, body, "blue: Errors")
+    assert [a.get_ylabel() for a in errors] == ["% of requests"]
+
+
+def test_graphs_mixing_units_get_an_axis_per_unit():
+    body = profile_body("serverless-provisioned")
+    figure = preview.render_figure(body, preview.synthetic_data(body, seed=0))
+    serverless = graph_axes(figure, body, "AllTraffic: Serverless")
+    assert [a.get_ylabel() for a in serverless] == ["%", "count"]
+    assert line_of(serverless, "threshold-0").get_ydata()[0] == 90  # 0.9 in CloudWatch
+
+    body = profile_body("multi-model")
+    figure = preview.render_figure(body, preview.synthetic_data(body, seed=0))
+    multi = graph_axes(figure, body, "AllTraffic: Multi-model")
+    assert [a.get_ylabel() for a in multi] == ["ms", "%", "count"]
+    # each axis and its unit label inside the graph's rectangle
+    rect = [r for r in preview.layout(body) if r["title"] == "AllTraffic: Multi-model"][0]
+    renderer = figure.canvas.get_renderer()
+    height = preview.canvas_size(body)[1]
+    for axes in multi:
+        box = axes.get_tightbbox(renderer)
+        assert rect["x"] <= box.x0 and box.x1 <= rect["x"] + rect["w"], (axes.get_ylabel(), box, rect)
+        assert height - rect["y"] - rect["h"] <= box.y0 and box.y1 <= height - rect["y"]
+
+
+def test_a_raw_threshold_keeps_the_metrics_own_unit():
+    body = dashboard.build_dashboard(ENDPOINT, REGION, ["blue"], [alarm("blue", "ModelLatency", 100000)])
+    figure = preview.render_figure(body, preview.synthetic_data(body))
+    latency = graph_axes(figure, body, "blue: Latency")
+    assert latency[0].get_ylabel() == u"\u00b5s"
+    assert line_of(latency, "threshold-0").get_ydata()[0] == 100000
+
+
+def test_the_label_check_finds_labels_put_where_cloudwatch_puts_them(monkeypatch):
+    """The check above is not vacuous: labels drawn at the left end of their line, just above it (as CloudWatch
+    draws them, and as the preview did), cross lines and each other on the crowded graph."""
+    from matplotlib.transforms import Bbox
+
+    def naive(plot, size, own_y, placed, paths, thresholds):
+        return Bbox.from_bounds(plot.x0 + 4, own_y + 2, size[0], size[1]), None, 0
+
+    monkeypatch.setattr(preview, "_free_place", naive)
+    body = crowded_body()
+    problems = label_problems(preview.render_figure(body, preview.synthetic_data(body, seed=0)))
+    assert any(" overlaps " in p for p in problems) and any(" crosses line " in p for p in problems), problems
+
+
+def test_a_fleet_graph_scales_each_variants_line_by_its_own_threshold():
+    """Two variants of 4 and 16 vCPUs with the same 80 % per vCPU: CloudWatch's thresholds are 320 and 1280 (% summed
+    over the vCPUs); the graph draws both at 80 % per vCPU, and each line divided by its own variant's vCPUs."""
+    body = fleet_body()
+    series = preview.synthetic_data(body, seed=0)
+    figure = preview.render_figure(body, series)
+    title = "ranker: CPU"
+    index = [i for i, w in enumerate(body["widgets"]) if (w.get("properties") or {}).get("title") == title][0]
+    cpu = graph_axes(figure, body, title)
+    assert [a.get_ylabel() for a in cpu] == ["% per vCPU"]
+    annotations = preview.horizontal_annotations(body["widgets"][index])
+    assert sorted(a["value"] for a in annotations) == [320, 1280]
+    assert [line_of(cpu, "threshold-%d" % n).get_ydata()[0] for n in range(2)] == [80, 80]
+    for line_index, line in enumerate(preview.widget_lines(body["widgets"][index])):
+        vcpus = {"blue": 4, "green": 16}[line["label"].split()[0]]
+        raw = series[preview.series_key(index, line_index)]["v"]
+        assert list(line_of(cpu, "line-%d" % line_index).get_ydata()) == pytest.approx([v / vcpus for v in raw])
+        # and the made-up data is shaped by the line's own threshold: one excursion over 80 % per vCPU
+        assert max(raw) / vcpus > 80 > sorted(raw)[len(raw) // 2] / vcpus

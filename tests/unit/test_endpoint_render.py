@@ -37,11 +37,16 @@ def test_role_options_keep_only_what_validation_uses_and_are_read_once(tmp_path)
 
 
 @pytest.mark.parametrize("name, value, text", [
-    ("endpoint_monitoring_multi_model", "perhaps", "endpoint_monitoring_multi_model: is of type"),
-    ("endpoint_monitoring_endpoint_type", "batch", "endpoint_monitoring_endpoint_type: value of"),
-    ("endpoint_monitoring_metrics", ["ModelLatency"], "endpoint_monitoring_metrics: is of type"),
-    ("endpoint_monitoring_wait_timeout", "long", "endpoint_monitoring_wait_timeout: is of type"),
-    ("endpoint_monitoring_subscribers", "ops@example.com", "endpoint_monitoring_subscribers: "),
+    ("endpoint_monitoring_multi_model", "perhaps", "endpoint_monitoring_multi_model: must be true or false, got "
+                                                   "'perhaps'"),
+    ("endpoint_monitoring_endpoint_type", "batch", "endpoint_monitoring_endpoint_type: must be one of realtime, "
+                                                   "serverless, async, got 'batch'"),
+    ("endpoint_monitoring_metrics", ["ModelLatency"], "endpoint_monitoring_metrics: must be a mapping, got "
+                                                      "['ModelLatency']"),
+    ("endpoint_monitoring_wait_timeout", "long",
+     "endpoint_monitoring_wait_timeout: must be a whole number, got 'long'"),
+    ("endpoint_monitoring_subscribers", "ops@example.com", "endpoint_monitoring_subscribers: must be a list of "
+                                                           "mappings, got 'ops@example.com'"),
 ])
 def test_a_wrong_type_fails_naming_the_endpoint_and_the_variable(name, value, text):
     with pytest.raises(RenderError) as info:

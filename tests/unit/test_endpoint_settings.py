@@ -48,7 +48,7 @@ def test_the_spec_merges_the_layers_of_metrics_and_subscribers():
     assert [(v["vcpus"], v["gpus"]) for v in value["variants"]] == [(4, 1), (4, 1)]
     # defaults: real-time, a composite that does not notify, every alarm notifies
     assert value["endpoint_type"] == "realtime"
-    assert value["composite"]["name"] == ENDPOINT + "-health" and value["composite"]["actions"] is False
+    assert value["composite"]["name"] == "sagemaker-monitoring_%s_health" % ENDPOINT and value["composite"]["actions"] is False
     assert all(a["actions"] is True for a in value["alarms"])
     assert value["subscribers"] == [{"protocol": "email", "endpoint": "oncall@example.com",
                                      "raw_message_delivery": False}]

@@ -156,7 +156,7 @@ def test_one_alarm_per_enabled_metric_and_variant_with_name_and_dimensions():
     assert sorted(alarms_by(spec)) == sorted((v, m) for v in variants for m in DEFAULT_ENABLED)
     for a in spec["alarms"]:
         metric = catalog.METRICS[a["metric"]]
-        assert a["name"] == "%s-%s-%s" % (ENDPOINT, a["variant"], a["metric"])
+        assert a["name"] == "sagemaker-monitoring_%s_%s_%s" % (ENDPOINT, a["variant"], a["metric"])
         assert a["dimensions"] == [
             {"Name": "EndpointName", "Value": ENDPOINT},
             {"Name": "VariantName", "Value": a["variant"]},
@@ -277,10 +277,101 @@ def test_logical_ids_of_plain_variant_names_are_stable():
 def test_spec_names_and_tags():
     spec = spec_for(tags={"team": "fraud"}, stack_prefix="mon-")
     assert spec["stack_name"] == "mon-" + ENDPOINT
-    assert spec["topic_name"] == spec["stack_name"]
-    assert spec["dashboard_name"] == "mon-%s-%s" % (ENDPOINT, REGION)
+    # The stack prefix names the stack only: what the stack holds is named by the collection's own prefix.
+    assert spec["topic_name"] == "sagemaker-monitoring_" + ENDPOINT
+    assert spec["dashboard_name"] == "sagemaker-monitoring_%s_%s" % (ENDPOINT, REGION)
     assert spec["tags"] == {"team": "fraud", "managed-by": "mlops.sagemaker_monitoring",
                             "sagemaker-endpoint": ENDPOINT}
+
+
+# --------------------------------------------------------------------------------------------- names
+
+def names_of(spec):
+    """Every name the endpoint's stack would hold: alarms, composite, topic, dashboard."""
+    return ([a["name"] for a in spec["alarms"]] + ([spec["composite"]["name"]] if spec["composite"] else [])
+            + [spec["topic_name"], spec["dashboard_name"]])
+
+
+def test_an_endpoint_and_a_variant_that_spell_another_pair_cannot_collide():
+    # <endpoint>-<variant>-<metric> made cola + b-AllTraffic and cola-b + AllTraffic both claim
+    # cola-b-AllTraffic-ModelLatency. "_" is no part of a SageMaker name, so the parts stay apart.
+    cola = spec_for(endpoint="cola", variants=["b-AllTraffic"], host={"ModelLatency": {"anomaly_band": 2}})
+    cola_b = spec_for(endpoint="cola-b", variants=["AllTraffic"], host={"ModelLatency": {"anomaly_band": 2}})
+    assert alarm(cola, "ModelLatency", "b-AllTraffic")["name"] == "sagemaker-monitoring_cola_b-AllTraffic_ModelLatency"
+    assert alarm(cola_b, "ModelLatency")["name"] == "sagemaker-monitoring_cola-b_AllTraffic_ModelLatency"
+    assert not set(names_of(cola)) & set(names_of(cola_b))
+
+
+@pytest.mark.parametrize("first, second", [
+    # (endpoint, variants, components) pairs that spelt one name with "-" between the parts
+    (("cola", ["b-AllTraffic"], []), ("cola-b", ["AllTraffic"], [])),
+    (("a", ["b-c"], ["b-c"]), ("a-b", ["c"], ["c"])),
+    (("x", ["health"], []), ("x-health", ["AllTraffic"], [])),
+    (("x", ["ModelLatency"], []), ("x-ModelLatency", ["anomaly"], [])),
+    (("api", ["eu-west-1"], []), ("api-eu", ["west-1"], [])),
+])
+def test_two_endpoints_never_share_a_name(first, second):
+    def spec(endpoint, variants, components):
+        return spec_for(endpoint=endpoint, variants=variants, inference_components=components,
+                        endpoint_type="async", multi_model=True, instance_type=CPU_INSTANCE,
+                        host=dict((m, {"enabled": True}) for m in catalog.METRICS))
+    assert not set(names_of(spec(*first))) & set(names_of(spec(*second)))
+
+
+def test_names_have_a_common_prefix_and_parts_split_on_the_separator():
+    spec = spec_for(endpoint="cola-b", variants=["blue-1"], inference_components=["ranker-2"],
+                    endpoint_type="async", instance_type=CPU_INSTANCE,
+                    host={"ModelLatency": {"anomaly_band": 2}, "Invocations": {"enabled": True, "anomaly_band": 2},
+                          "InvocationsPerCopy": {"enabled": True}})
+    for name in names_of(spec):
+        prefix, endpoint, rest = name.split("_", 2) if name.count("_") > 1 else name.split("_") + [None]
+        assert (prefix, endpoint) == ("sagemaker-monitoring", "cola-b"), name
+    for a in spec["alarms"]:
+        parts = a["name"].split("_")[2:]
+        scope = {"endpoint": [], "variant": [a["variant"]], "component": [a["component"]]}[a["scope"]]
+        assert parts == scope + [a["metric"]] + (["anomaly"] if a["kind"] == "anomaly" else []), a["name"]
+    assert spec["composite"]["name"].split("_") == ["sagemaker-monitoring", "cola-b", "health"]
+    assert spec["dashboard_name"].split("_") == ["sagemaker-monitoring", "cola-b", REGION]
+    # the words that end a name are no metric's, and no metric name holds the separator
+    assert not set(catalog.METRICS) & {"health", "anomaly"}
+    assert not [m for m in catalog.METRICS if "_" in m]
+
+
+def test_the_longest_names_fit_in_what_aws_allows():
+    longest = max(catalog.METRICS, key=len)
+    endpoint, variant, component = "e" * 63, "v" * 63, "c" * 63
+    serverless = spec_for(endpoint=endpoint, endpoint_type="serverless", composite=False,
+                          variants=[{"name": variant, "serverless": {"provisioned_concurrency": 1}}],
+                          host={"Invocations": {"enabled": True, "anomaly_band": 2}, "ModelLatency": {"anomaly_band": 2}})
+    components = spec_for(endpoint=endpoint, inference_components=[component], instance_type=CPU_INSTANCE,
+                          region="ap-southeast-2", variants=[variant])
+    assert longest in [a["metric"] for a in serverless["alarms"]]
+    for spec in (serverless, components):
+        for a in spec["alarms"]:
+            assert len(a["name"]) <= 255, a["name"]  # CloudWatch's alarm names
+        assert re.match(r"^[A-Za-z0-9_-]{1,256}$", spec["topic_name"])  # SNS topic names
+        assert re.match(r"^[A-Za-z0-9_-]{1,255}$", spec["dashboard_name"])  # CloudWatch dashboard names
+    longest_alarm = max((a["name"] for s in (serverless, components) for a in s["alarms"]), key=len)
+    assert longest_alarm == "sagemaker-monitoring_%s_%s_%s" % (endpoint, variant, longest)
+    assert len(longest_alarm) == 201
+
+
+def test_an_endpoint_or_variant_name_past_sagemakers_limits_is_refused_before_any_name_is_made():
+    assert fields_of(endpoint="e" * 64) == ["endpoint_name"]
+    assert fields_of(variants=["v" * 64]) == ["variants[0]"]
+    assert fields_of(variants=["blue_green"]) == ["variants[0]"]  # the separator is no part of a SageMaker name
+
+
+def test_a_name_past_aws_limits_is_refused_naming_it(monkeypatch):
+    # Unreachable with SageMaker's own limits (above); the check keeps a future longer prefix from making
+    # names CloudWatch or SNS would refuse half-way through a stack.
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import endpoint_spec
+
+    monkeypatch.setattr(endpoint_spec, "NAME_PREFIX", "p" * 180)
+    problems = problems_of(endpoint="e" * 63, variants=["v" * 20])
+    assert any(p.startswith("endpoint_name: alarm name %s_" % ("p" * 180)) and "CloudWatch allows 255" in p
+               for p in problems), problems
+    assert not [p for p in problems if "topic name" in p or "dashboard name" in p]
 
 
 def test_subscribers_are_deduplicated_across_layers():
@@ -320,7 +411,7 @@ def test_async_backlog_alarms_are_made_once_per_endpoint_whatever_the_variants()
     assert [a["metric"] for a in backlog] == ["ApproximateBacklogSize", "ApproximateAgeOfOldestRequest",
                                               "HasBacklogWithoutCapacity"]
     for a in backlog:
-        assert a["name"] == "%s-%s" % (ENDPOINT, a["metric"])
+        assert a["name"] == "sagemaker-monitoring_%s_%s" % (ENDPOINT, a["metric"])
         assert a["logical_id"] == "AlarmEndpoint%s" % a["metric"]
         assert a["dimensions"] == [{"Name": "EndpointName", "Value": ENDPOINT}]
         assert (a["variant"], a["component"]) == (None, None)
@@ -345,7 +436,7 @@ def test_component_alarms_are_made_once_per_component():
         ("ranker", "ConcurrentRequestsPerCopy"), ("ranker", "InvocationsPerCopy"),
         ("scorer", "ConcurrentRequestsPerCopy"), ("scorer", "InvocationsPerCopy")]
     for a in component:
-        assert a["name"] == "%s-%s-%s" % (ENDPOINT, a["component"], a["metric"])
+        assert a["name"] == "sagemaker-monitoring_%s_%s_%s" % (ENDPOINT, a["component"], a["metric"])
         assert a["dimensions"] == [{"Name": "InferenceComponentName", "Value": a["component"]}]
         assert a["variant"] is None
         assert a["logical_id"].startswith("AlarmComponent") and a["logical_id"].endswith(a["metric"])
@@ -562,7 +653,7 @@ def test_anomaly_band_on_model_latency_adds_an_anomaly_alarm():
     spec = spec_for(variants=["blue"], host={"ModelLatency": {"anomaly_band": 2, "statistic": "p90"}})
     plain = alarm(spec, "ModelLatency", "blue")
     band = alarm(spec, "ModelLatency", "blue", kind=("anomaly",))
-    assert band["name"] == plain["name"] + "-anomaly" == "%s-blue-ModelLatency-anomaly" % ENDPOINT
+    assert band["name"] == plain["name"] + "_anomaly" == "sagemaker-monitoring_%s_blue_ModelLatency_anomaly" % ENDPOINT
     assert band["logical_id"] == plain["logical_id"] + "Anomaly"
     assert band["kind"] == "anomaly"
     assert band["band"] == 2
@@ -625,7 +716,7 @@ def test_composite_rule_lists_every_alarm_exactly_once():
     spec = spec_for(variants=["blue", "green"], composite=True, host={"ModelLatency": {"anomaly_band": 2}})
     health = spec["composite"]
     names = [a["name"] for a in spec["alarms"]]
-    assert health["name"] == "%s-health" % ENDPOINT
+    assert health["name"] == "sagemaker-monitoring_%s_health" % ENDPOINT
     assert health["logical_id"] == "HealthAlarm"
     assert _children_of(health["rule"]) == names
     assert health["rule"] == " OR ".join('ALARM("%s")' % n for n in names)
@@ -635,7 +726,8 @@ def test_composite_rule_lists_every_alarm_exactly_once():
 
 
 def test_composite_is_on_by_default_and_can_be_turned_off():
-    assert build_spec(ENDPOINT, REGION, instance_type=GPU_INSTANCE)["composite"]["name"] == ENDPOINT + "-health"
+    assert build_spec(ENDPOINT, REGION, instance_type=GPU_INSTANCE)["composite"]["name"] == (
+        "sagemaker-monitoring_%s_health" % ENDPOINT)
     spec = spec_for(composite=False)
     assert spec["composite"] is None
     assert all(a["actions"] is True for a in spec["alarms"])
@@ -643,9 +735,10 @@ def test_composite_is_on_by_default_and_can_be_turned_off():
 
 def test_composite_covers_endpoint_and_component_alarms():
     spec = spec_for(endpoint_type="async", instance_type=CPU_INSTANCE, composite=True)
-    assert "%s-ApproximateBacklogSize" % ENDPOINT in _children_of(spec["composite"]["rule"])
+    assert "sagemaker-monitoring_%s_ApproximateBacklogSize" % ENDPOINT in _children_of(spec["composite"]["rule"])
     spec = spec_for(inference_components=["ranker"], instance_type=CPU_INSTANCE, composite=True)
-    assert "%s-ranker-ConcurrentRequestsPerCopy" % ENDPOINT in _children_of(spec["composite"]["rule"])
+    assert "sagemaker-monitoring_%s_ranker_ConcurrentRequestsPerCopy" % ENDPOINT in _children_of(
+        spec["composite"]["rule"])
 
 
 def test_no_composite_without_alarms():
@@ -848,7 +941,7 @@ BAD_INPUTS = [
     ("region-without-number", dict(region="eu-west"), "region", []),
     ("reserved-tag-key", dict(tags={"managed-by": "me"}), "tags.managed-by", []),
     ("reserved-endpoint-tag", dict(tags={"sagemaker-endpoint": "other"}), "tags.sagemaker-endpoint", []),
-    ("tag-value-not-a-string", dict(tags={"cost-center": 42}), "tags", []),
+    ("tag-value-not-a-string", dict(tags={"cost-center": 42}), "tags.cost-center", ["quote it: '42'"]),
     ("ok-actions-not-a-bool", dict(ok_actions="yes"), "ok_actions", []),
     ("bad-stack-prefix", dict(stack_prefix="1-"), "stack_prefix", []),
     ("unknown-role-variable",

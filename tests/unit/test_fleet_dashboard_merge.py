@@ -16,7 +16,7 @@ BASE = "sagemaker-monitoring-fleet-us-east-1"
 
 
 def entry(name, threshold=1000):
-    alarm = {"name": "%s-AllTraffic-ModelLatency" % name, "kind": "metric", "metric": "ModelLatency",
+    alarm = {"name": "sagemaker-monitoring_%s_AllTraffic_ModelLatency" % name, "kind": "metric", "metric": "ModelLatency",
              "scope": "variant", "variant": "AllTraffic", "statistic": "Average", "period": 300,
              "comparison": "GreaterThanThreshold", "threshold": threshold * 1000, "display_threshold": threshold,
              "unit": "ms"}

@@ -18,7 +18,7 @@ REGION = "eu-west-1"
 
 
 def alarm(endpoint, variant, metric, threshold, statistic="Average", period=300, **extra):
-    return dict({"name": "%s-%s-%s" % (endpoint, variant, metric), "kind": "metric", "metric": metric,
+    return dict({"name": "sagemaker-monitoring_%s_%s_%s" % (endpoint, variant, metric), "kind": "metric", "metric": metric,
                  "scope": "variant", "variant": variant, "statistic": statistic, "period": period,
                  "comparison": "GreaterThanThreshold", "threshold": threshold}, **extra)
 

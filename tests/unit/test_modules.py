@@ -97,7 +97,7 @@ def test_dashboard_module_takes_a_spec_of_an_async_endpoint_with_a_composite(cap
     assert code == 0, result.get("msg")
     body = result["body"]
     [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
-    assert alarm_widget["properties"]["alarms"][0] == "arn:aws:cloudwatch:%s:123456789012:alarm:%s-health" % (
+    assert alarm_widget["properties"]["alarms"][0] == "arn:aws:cloudwatch:%s:123456789012:alarm:sagemaker-monitoring_%s_health" % (
         REGION, ENDPOINT)
     assert len(alarm_widget["properties"]["alarms"]) == len(spec["alarms"]) + 1
     titles = _titles(body)
@@ -170,8 +170,8 @@ def test_stack_diff_of_a_new_stack_lists_everything_it_creates(moto, capsys):
     assert code == 0 and result["changed"] is True
     assert result["action"] == "create" and result["stack_status"] == ""
     assert result["changes"][0] == "+ stack sagemaker-monitoring-churn"
-    assert "+ alarm churn-AllTraffic-CPUUtilization" in result["changes"]
-    assert "+ topic sagemaker-monitoring-churn" in result["changes"]
+    assert "+ alarm sagemaker-monitoring_churn_AllTraffic_CPUUtilization" in result["changes"]
+    assert "+ topic sagemaker-monitoring_churn" in result["changes"]
     assert result["diff"]["prepared"].startswith("sagemaker-monitoring-churn (create):\n+ stack ")
 
 
@@ -189,7 +189,7 @@ def test_stack_diff_says_each_change_in_words(moto, capsys):
                          termination_protection=True)
     _code, result = stack_diff(capsys, moto, stricter)
     assert result["action"] == "update"
-    assert result["changes"][0].startswith("~ alarm churn-AllTraffic-CPUUtilization: ")
+    assert result["changes"][0].startswith("~ alarm sagemaker-monitoring_churn_AllTraffic_CPUUtilization: ")
     assert result["changes"][0].endswith("Threshold 320 -> 200")
     assert result["changes"][-2:] == ["+ stack tag team=fraud", "~ termination protection off -> on"]
 
@@ -207,8 +207,8 @@ def test_stack_diff_of_a_removal_lists_what_goes(moto, capsys):
     _code, result = stack_diff(capsys, moto, state="absent")
     assert result["action"] == "delete"
     [line] = result["changes"]
-    assert line.startswith("- stack sagemaker-monitoring-churn and everything in it: topic sagemaker-monitoring-churn")
-    assert "alarm churn-AllTraffic-CPUUtilization" in line
+    assert line.startswith("- stack sagemaker-monitoring-churn and everything in it: topic sagemaker-monitoring_churn")
+    assert "alarm sagemaker-monitoring_churn_AllTraffic_CPUUtilization" in line
     moto.client("cloudformation").delete_stack(StackName="sagemaker-monitoring-churn")
     _code, gone = stack_diff(capsys, moto, state="absent")
     assert (gone["changed"], gone["action"], gone["changes"]) == (False, "none", [])

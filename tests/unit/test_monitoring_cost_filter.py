@@ -22,7 +22,7 @@ def spec(endpoint, standard=11, high=0, math=0, composite=False):
     alarms += [{"name": "%s-m%d" % (endpoint, i), "kind": "math", "metric_count": 2, "metric": "Invocation5XXErrors",
                 "period": 300} for i in range(math)]
     return {"endpoint": endpoint, "alarms": alarms,
-            "composite": {"name": "%s-health" % endpoint, "rule": "..."} if composite else None}
+            "composite": {"name": "sagemaker-monitoring_%s_health" % endpoint, "rule": "..."} if composite else None}
 
 
 def host(spec_value, metrics=11, section_widgets=6):

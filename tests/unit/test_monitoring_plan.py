@@ -45,13 +45,15 @@ def test_a_new_endpoint_is_created_and_the_applied_stack_confirmed_unchanged(mot
     assert (churn["status"], churn["action"], churn["changes"]) == ("changed", "create",
                                                                     ["+ stack sagemaker-monitoring-churn"])
     assert result["changed_hosts"] == ["churn"] and result["failed_hosts"] == [] and result["facts"] == {}
-    assert result["calls"] == {"describe_stacks": 1}
+    # a stack to create: its names are looked up once (alarms and dashboards by the collection's name prefix)
+    assert result["calls"] == {"describe_stacks": 1, "describe_alarms": 1, "list_topics": 1, "list_dashboards": 1}
     assert churn["entry"] == prepared["plan_entry"]
 
     moto.monitoring_stack(prepared)
     again = plan(capsys, moto, [churn["entry"]])  # the role's confirmation after the apply
     assert again["endpoints"]["churn"]["status"] == "unchanged" and again["changed_hosts"] == []
-    assert again["endpoints"]["churn"]["outputs"]["TopicArn"].endswith(":sagemaker-monitoring-churn")
+    assert again["endpoints"]["churn"]["outputs"]["TopicArn"].endswith(":sagemaker-monitoring_churn")
+    assert again["calls"] == {"describe_stacks": 1}
     assert "entry" not in again["endpoints"]["churn"]
 
 
@@ -86,11 +88,51 @@ def test_subscribers_are_compared_with_one_listing_of_subscriptions(moto, capsys
     assert plan(capsys, moto, [prepared["plan_entry"]])["endpoints"]["churn"]["status"] == "unchanged"
 
 
+def test_subscriptions_waiting_for_confirmation_are_counted_against_the_quota_with_a_warning(moto, capsys,
+                                                                                             monkeypatch):
+    prepared = described(subscribers=[{"protocol": "email", "endpoint": "a@example.com"},
+                                      {"protocol": "email", "endpoint": "b@example.com"},
+                                      {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:q"}])
+    topic = outputs_of(moto.monitoring_stack(prepared))["TopicArn"]
+    moto.subscribe(topic, "email", "a@example.com")
+    other = moto.client("sns").create_topic(Name="someone-elses")["TopicArn"]
+    for i in range(3):
+        moto.subscribe(other, "email", "user%d@example.com" % i)
+    # moto confirms every subscription at once; on AWS, email ones wait for their subscriber until confirmed
+    listed = monitoring_plan.Region.subscriptions
+
+    def as_aws_lists_them(self):
+        grouped = listed(self)
+        for subscriptions in grouped.values():
+            for sub in subscriptions:
+                if sub["Protocol"] == "email":
+                    sub["SubscriptionArn"] = "PendingConfirmation"
+        return grouped
+
+    monkeypatch.setattr(monitoring_plan.Region, "subscriptions", as_aws_lists_them)
+    code, result = run_aws_module(monitoring_plan, {"endpoints": [prepared["plan_entry"]],
+                                                    "pending_subscriptions_quota": 5}, capsys, moto)
+    assert code == 0, result
+    churn = result["endpoints"]["churn"]
+    assert churn["pending_confirmation"] == [{"protocol": "email", "endpoint": "a@example.com"}]
+    assert churn["confirmations_asked"] == 1  # b@example.com; the queue needs no confirmation
+    assert result["pending_subscriptions"] == {"us-east-1": {"pending": 4, "asked": 1, "quota": 5}}
+    assert not result.get("warnings")  # 4 + 1: exactly the quota
+
+    code, result = run_aws_module(monitoring_plan, {"endpoints": [prepared["plan_entry"]],
+                                                    "pending_subscriptions_quota": 4}, capsys, moto)
+    assert [w for w in result["warnings"] if w.startswith(
+        "us-east-1: 4 subscriptions of the account already wait for confirmation and this run asks for 1 more, "
+        "past SNS's quota of 4")], result["warnings"]
+
+
 def test_a_settings_change_is_an_update_and_protection_alone_a_protect(moto, capsys):
     moto.monitoring_stack(described())
     stricter = described(endpoint_metrics={"ModelLatency": {"threshold": 100}})
-    churn = plan(capsys, moto, [stricter["plan_entry"]])["endpoints"]["churn"]
+    result = plan(capsys, moto, [stricter["plan_entry"]])
+    churn = result["endpoints"]["churn"]
     assert (churn["status"], churn["action"]) == ("changed", "update")
+    assert result["calls"] == {"describe_stacks": 1}  # names are looked up only for a stack to create
     protected = described(termination_protection=True)
     churn = plan(capsys, moto, [protected["plan_entry"]])["endpoints"]["churn"]
     assert (churn["action"], churn["changes"], churn["protection_change"]) == (
@@ -117,18 +159,115 @@ def test_stacks_it_must_not_touch_fail_only_their_endpoint(moto, capsys):
     assert endpoints["fine"]["action"] == "create" and result["changed_hosts"] == ["fine", "gone"]
 
 
-def test_two_hosts_with_one_stack_in_a_region_fail_the_second_naming_the_first(moto, capsys):
+def test_two_hosts_with_one_stack_in_a_region_both_fail_naming_each_other(moto, capsys):
     first = dict(described()["plan_entry"], host="churn@us-east-1")
     second = dict(described()["plan_entry"], host="churn")
     elsewhere = dict(described(region="eu-west-1")["plan_entry"], host="churn@eu-west-1")
     result = plan(capsys, moto, [first, second, elsewhere])
-    assert result["failed_hosts"] == ["churn"]
+    assert result["failed_hosts"] == ["churn@us-east-1", "churn"]
     assert result["endpoints"]["churn"]["error"] == (
-        "endpoint 'churn': stack sagemaker-monitoring-churn in us-east-1 is also the stack of host 'churn@us-east-1': "
-        "two hosts may not monitor one endpoint in one region (check endpoint_monitoring_endpoint_name and "
-        "endpoint_monitoring_stack_prefix)")
-    assert result["endpoints"]["churn@us-east-1"]["action"] == result["endpoints"]["churn@eu-west-1"]["action"] \
-        == "create"
+        "endpoint 'churn': stack sagemaker-monitoring-churn in us-east-1 would also be the stack of endpoint 'churn' "
+        "(host 'churn@us-east-1'): two hosts of a run may not share a stack or a name of what it holds, so none of "
+        "them is applied (check endpoint_monitoring_endpoint_name and endpoint_monitoring_stack_prefix)")
+    assert result["endpoints"]["churn@us-east-1"]["error"].startswith(
+        "endpoint 'churn': stack sagemaker-monitoring-churn in us-east-1 would also be the stack of endpoint 'churn' "
+        "(host 'churn'): ")
+    assert result["endpoints"]["churn@eu-west-1"]["action"] == "create"  # the same endpoint name in another region
+
+
+def test_stack_prefixes_that_make_one_stack_name_fail_both_endpoints_before_any_call(moto, capsys):
+    # prefix a-b- + endpoint cola and prefix a- + endpoint b-cola: one stack, a-b-cola
+    cola = dict(described("cola", stack_prefix="a-b-")["plan_entry"])
+    b_cola = dict(described("b-cola", stack_prefix="a-")["plan_entry"])
+    fine = described("fine")["plan_entry"]
+    result = plan(capsys, moto, [cola, b_cola, fine])
+    assert result["failed_hosts"] == ["cola", "b-cola"] and result["changed_hosts"] == ["fine"]
+    assert result["endpoints"]["cola"]["error"].startswith(
+        "endpoint 'cola': stack a-b-cola in us-east-1 would also be the stack of endpoint 'b-cola' (host 'b-cola'): ")
+    assert result["endpoints"]["b-cola"]["error"].startswith(
+        "endpoint 'b-cola': stack a-b-cola in us-east-1 would also be the stack of endpoint 'cola' (host 'cola'): ")
+    # refused from the entries alone: only the endpoint that is planned is read for
+    alone = plan(capsys, moto, [cola, b_cola])
+    assert alone["failed_hosts"] == ["cola", "b-cola"] and alone["calls"] == {}
+
+
+def test_one_endpoint_under_two_stack_prefixes_fails_on_its_topic(moto, capsys):
+    team_a = dict(described("cola", stack_prefix="team-a-")["plan_entry"], host="cola@a")
+    team_b = dict(described("cola", stack_prefix="team-b-")["plan_entry"], host="cola@b")
+    result = plan(capsys, moto, [team_a, team_b])
+    assert result["failed_hosts"] == ["cola@a", "cola@b"]
+    assert result["endpoints"]["cola@a"]["error"].startswith(
+        "endpoint 'cola': topic sagemaker-monitoring_cola in us-east-1 would also be the topic of endpoint 'cola' "
+        "(host 'cola@b'): ")
+
+
+def test_endpoints_whose_old_names_collided_are_both_planned(moto, capsys):
+    # cola + variant b-AllTraffic and cola-b + AllTraffic both had alarm cola-b-AllTraffic-ModelLatency
+    cola = described("cola", variants=["b-AllTraffic"])["plan_entry"]
+    cola_b = described("cola-b", variants=["AllTraffic"])["plan_entry"]
+    result = plan(capsys, moto, [cola, cola_b])
+    assert result["failed_hosts"] == [] and result["changed_hosts"] == ["cola", "cola-b"]
+
+
+def test_a_stack_that_is_another_endpoints_is_refused(moto, capsys):
+    # a former run made a-b-cola for endpoint cola; b-cola under prefix a- would update it, or tear it down
+    moto.monitoring_stack(described("cola", stack_prefix="a-b-"))
+    for entry in (described("b-cola", stack_prefix="a-")["plan_entry"],
+                  dict(plan_entry(bare("b-cola", state="absent", stack_prefix="a-")), host="b-cola")):
+        result = plan(capsys, moto, [entry])
+        assert result["failed_hosts"] == ["b-cola"]
+        assert result["endpoints"]["b-cola"]["error"] == (
+            "endpoint 'b-cola': stack a-b-cola is the stack of endpoint 'cola' (tag sagemaker-endpoint), not of this "
+            "endpoint: with their stack prefixes the two endpoints' stacks have one name. It is left alone; change "
+            "endpoint_monitoring_stack_prefix for one of them.")
+    assert plan(capsys, moto, [described("cola", stack_prefix="a-b-")["plan_entry"]])["failed_hosts"] == []
+
+
+def test_a_name_held_already_refuses_the_endpoint_whose_stack_would_take_it(moto, capsys):
+    cloudwatch, sns = moto.client("cloudwatch"), moto.client("sns")
+    # someone else's alarm and topic that happen to have the names cola's stack would take
+    cloudwatch.put_metric_alarm(AlarmName="sagemaker-monitoring_cola_AllTraffic_ModelLatency", Namespace="AWS/SageMaker",
+                                MetricName="ModelLatency", Statistic="Average", Period=60, EvaluationPeriods=1,
+                                Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    sns.create_topic(Name="sagemaker-monitoring_cola")
+    cloudwatch.put_dashboard(DashboardName="sagemaker-monitoring_theirs_us-east-1", DashboardBody='{"widgets": []}')
+    entries = [described("cola")["plan_entry"], described("theirs")["plan_entry"],
+               described("fleet-only", dashboard="fleet")["plan_entry"], described("fine")["plan_entry"]]
+    cloudwatch.put_dashboard(DashboardName="sagemaker-monitoring_fleet-only_us-east-1", DashboardBody='{"widgets": []}')
+    result = plan(capsys, moto, entries)
+    assert result["failed_hosts"] == ["cola", "theirs"]
+    assert result["changed_hosts"] == ["fleet-only", "fine"]  # no dashboard of its own: that name is not its to take
+    assert result["endpoints"]["cola"]["error"] == (
+        "endpoint 'cola': alarm sagemaker-monitoring_cola_AllTraffic_ModelLatency, topic sagemaker-monitoring_cola "
+        "already exist in us-east-1 and are not this endpoint's (they are not in its stack sagemaker-monitoring-cola): "
+        "the stack would take them over, so it is not created and they are left alone. Remove or rename them first")
+    assert result["endpoints"]["theirs"]["error"].startswith(
+        "endpoint 'theirs': dashboard sagemaker-monitoring_theirs_us-east-1 already exists in us-east-1 and is not "
+        "this endpoint's (it is not in its stack sagemaker-monitoring-theirs)")
+    # one listing of each for the region, whatever the number of stacks to create (and, for each refused, a look
+    # at whether its stack appeared meanwhile)
+    assert result["calls"] == {"describe_stacks": 3, "describe_alarms": 1, "list_topics": 1, "list_dashboards": 1}
+    assert cloudwatch.describe_alarms()["MetricAlarms"][0]["Threshold"] == 1  # untouched
+
+
+def test_names_held_by_a_stack_created_while_the_plan_read_are_said_to_be_another_runs(moto, capsys, monkeypatch):
+    prepared = described("cola")
+    moto.monitoring_stack(prepared)  # another run's, after this one listed the stacks (none, as if then)
+    monkeypatch.setattr(monitoring_plan.Region, "stacks", lambda self: {})
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    assert result["endpoints"]["cola"]["error"] == (
+        "endpoint 'cola': stack sagemaker-monitoring-cola appeared while this run read what is deployed in us-east-1: "
+        "another run or a person is creating it. Run again when it is done.")
+
+
+def test_names_held_by_the_endpoints_stack_under_a_former_prefix_say_so(moto, capsys):
+    moto.monitoring_stack(described("cola", stack_prefix="old-"))  # its topic and dashboard (moto makes no alarms)
+    result = plan(capsys, moto, [described("cola")["plan_entry"]])
+    error = result["endpoints"]["cola"]["error"]
+    assert error.startswith("endpoint 'cola': topic sagemaker-monitoring_cola, dashboard "
+                            "sagemaker-monitoring_cola_us-east-1 already exist in us-east-1"), error
+    assert error.endswith("; stack old-cola of this collection monitors the same endpoint (was "
+                          "endpoint_monitoring_stack_prefix changed? remove that stack with the former prefix)")
 
 
 def test_a_region_whose_listing_fails_fails_only_its_endpoints(moto, capsys):
@@ -169,7 +308,7 @@ def test_an_endpoint_named_only_is_described_once_and_its_facts_returned(moto, c
     churn = result["endpoints"]["churn"]
     assert (churn["status"], churn["action"]) == ("changed", "create")
     assert result["calls"] == {"list_endpoints": 1, "list_inference_components": 1, "describe_endpoint": 1,
-                               "describe_stacks": 1}
+                               "describe_stacks": 1, "describe_alarms": 1, "list_topics": 1, "list_dashboards": 1}
     mark = iso_time(listed["LastModifiedTime"])
     facts = result["facts"]["churn"]
     assert (facts["endpoint"], facts["region"], facts["last_modified"]) == ("churn", "us-east-1", mark)

@@ -8,14 +8,19 @@ import pytest
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
     FINGERPRINT_OUTPUT,
     PlanError,
+    describe_taken,
     fingerprint,
     group_subscriptions,
     guard,
     live,
+    namesakes,
     outputs_of,
     plan_endpoint,
+    run_collisions,
     stack_fingerprint,
+    stack_resource_names,
     tags_of,
+    taken_names,
     usage,
 )
 
@@ -53,6 +58,24 @@ def plan(entry_value, stack_value, subscriptions=()):
 
 
 # --------------------------------------------------------------------------------------------- present
+def test_an_unchanged_endpoint_still_says_which_subscribers_have_not_confirmed():
+    subscribers = [{"protocol": "email", "endpoint": "oncall@example.com"},
+                   {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:123456789012:alerts"}]
+    result = plan(entry(subscribers=subscribers), stack(), [
+        subscription("oncall@example.com", arn="PendingConfirmation"),
+        subscription("arn:aws:sqs:eu-west-1:123456789012:alerts", protocol="sqs")])
+    assert result["status"] == "unchanged"
+    assert result["pending_confirmation"] == [{"protocol": "email", "endpoint": "oncall@example.com"}]
+    assert result["confirmations_asked"] == 0
+
+
+def test_a_new_topic_asks_every_subscriber_that_must_confirm():
+    subscribers = [{"protocol": "email", "endpoint": "a@example.com"}, {"protocol": "https", "endpoint": "https://p/x"},
+                   {"protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:123456789012:alerts"}]
+    result = plan(entry(subscribers=subscribers), None)
+    assert (result["action"], result["confirmations_asked"], result["pending_confirmation"]) == ("create", 2, [])
+
+
 
 def test_a_missing_stack_is_created_with_every_subscriber():
     result = plan(entry(subscribers=[{"protocol": "email", "endpoint": "oncall@example.com"}]), None)
@@ -65,7 +88,8 @@ def test_a_missing_stack_is_created_with_every_subscriber():
 def test_a_stack_with_the_wanted_fingerprint_is_unchanged():
     result = plan(entry(), stack())
     assert result == {"status": "unchanged", "action": "none", "changes": [], "protection_change": False,
-                      "subscriptions_change": False, "outputs": {"TopicArn": TOPIC, FINGERPRINT_OUTPUT: FP}}
+                      "subscriptions_change": False, "outputs": {"TopicArn": TOPIC, FINGERPRINT_OUTPUT: FP},
+                      "pending_confirmation": [], "confirmations_asked": 0}
 
 
 @pytest.mark.parametrize("status", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE",
@@ -164,6 +188,81 @@ def test_a_stack_whose_deletion_failed_is_refused_with_the_repair_command(state)
 
 def test_a_stack_stuck_in_update_rollback_failed_may_still_be_deleted():
     assert plan(entry("absent"), stack("UPDATE_ROLLBACK_FAILED"))["action"] == "delete"
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_a_stack_tagged_as_another_endpoints_is_refused(state):
+    result = plan(entry(state, endpoint="other"), stack())
+    assert (result["status"], result["action"]) == ("failed", "none")
+    assert result["error"].startswith("stack %s is the stack of endpoint 'ep' (tag sagemaker-endpoint), not of this "
+                                      "endpoint" % STACK)
+    # without the endpoint (the prune, which goes by the tag itself) the guard does not compare
+    assert guard(STACK, stack(), "absent") is False
+
+
+# --------------------------------------------------------------------------------------------- names
+
+def run_entry(endpoint, host=None, region="us-east-1", prefix="sagemaker-monitoring-"):
+    return {"endpoint": endpoint, "host": host or endpoint, "region": region, "stack_name": prefix + endpoint}
+
+
+def test_entries_whose_names_differ_are_not_refused():
+    entries = [run_entry("cola"), run_entry("cola-b"), run_entry("b-cola"), run_entry("cola", "cola@eu", "eu-west-1")]
+    assert run_collisions(entries) == {}
+
+
+def test_every_entry_that_shares_a_name_is_refused_naming_the_others():
+    entries = [run_entry("cola", prefix="a-b-"), run_entry("b-cola", prefix="a-"), run_entry("fine"),
+               run_entry("cola", "cola@2", prefix="a-b-"), run_entry("cola", "cola@3", prefix="other-")]
+    refused = run_collisions(entries)
+    assert sorted(refused) == [0, 1, 3, 4]
+    assert refused[0].startswith("stack a-b-cola in us-east-1 would also be the stack of endpoint 'b-cola' (host "
+                                 "'b-cola') and endpoint 'cola' (host 'cola@2'): ")
+    assert refused[1].startswith("stack a-b-cola in us-east-1 would also be the stack of endpoint 'cola' (host "
+                                 "'cola') and endpoint 'cola' (host 'cola@2'): ")
+    # another stack prefix: another stack, but the same topic
+    assert refused[4].startswith("topic sagemaker-monitoring_cola in us-east-1 would also be the topic of endpoint "
+                                 "'cola' (host 'cola') and endpoint 'cola' (host 'cola@2'): ")
+
+
+def test_names_a_stack_holds_are_read_from_its_resources():
+    summaries = [
+        {"ResourceType": "AWS::SNS::Topic", "PhysicalResourceId": "arn:aws:sns:us-east-1:1:sagemaker-monitoring_ep"},
+        {"ResourceType": "AWS::SNS::TopicPolicy", "PhysicalResourceId": "policy"},
+        {"ResourceType": "AWS::CloudWatch::Alarm", "PhysicalResourceId": "sagemaker-monitoring_ep_AllTraffic_ModelLatency"},
+        {"ResourceType": "AWS::CloudWatch::CompositeAlarm", "PhysicalResourceId": "sagemaker-monitoring_ep_health"},
+        {"ResourceType": "AWS::CloudWatch::Dashboard", "PhysicalResourceId": "sagemaker-monitoring_ep_us-east-1"},
+        {"ResourceType": "AWS::CloudWatch::Alarm"},  # not made before the creation failed
+    ]
+    assert stack_resource_names(summaries) == {
+        ("topic", "sagemaker-monitoring_ep"), ("alarm", "sagemaker-monitoring_ep_AllTraffic_ModelLatency"),
+        ("alarm", "sagemaker-monitoring_ep_health"), ("dashboard", "sagemaker-monitoring_ep_us-east-1")}
+
+
+def test_names_held_already_are_taken_unless_the_endpoints_stack_holds_them():
+    wanted = [("alarm", "sagemaker-monitoring_ep_AllTraffic_ModelLatency"), ("alarm", "sagemaker-monitoring_ep_health"),
+              ("topic", "sagemaker-monitoring_ep"), ("dashboard", "sagemaker-monitoring_ep_us-east-1")]
+    existing = {"alarm": {"sagemaker-monitoring_ep_AllTraffic_ModelLatency", "sagemaker-monitoring_ep_health"},
+                "topic": {"sagemaker-monitoring_ep"}, "dashboard": set()}
+    assert taken_names(wanted, existing) == wanted[:3]
+    # a stack created again after a failed creation: what it still holds is its own
+    own = {("alarm", "sagemaker-monitoring_ep_health"), ("topic", "sagemaker-monitoring_ep")}
+    assert taken_names(wanted, existing, own) == wanted[:1]
+    # a name is taken by its own kind only: an alarm named like the topic is no topic
+    assert taken_names([("topic", "x")], {"alarm": {"x"}}) == []
+
+
+def test_taken_names_are_said_with_the_stack_that_may_hold_them():
+    many = [("alarm", "a%d" % i) for i in range(5)]
+    text = describe_taken(many, STACK, "us-east-1")
+    assert text.startswith("alarm a0, alarm a1, alarm a2 and 2 more already exist in us-east-1 and are not this "
+                           "endpoint's (they are not in its stack %s)" % STACK)
+    stacks = [dict(stack(), StackName="old-ep"), stack(), dict(stack(tags=dict(OURS, **{"sagemaker-endpoint": "x"})),
+                                                                 StackName="old-x")]
+    assert namesakes(stacks, entry()) == ["old-ep"]
+    assert describe_taken(many[:1], STACK, "us-east-1", ["old-ep"]).endswith(
+        "; stack old-ep of this collection monitors the same endpoint (was endpoint_monitoring_stack_prefix "
+        "changed? remove that stack with the former prefix)")
 
 
 # --------------------------------------------------------------------------------------------- absent

@@ -21,6 +21,11 @@ STACK = "sagemaker-monitoring-fraud-scoring"
 ENDPOINT = "fraud-scoring"
 REGION = "eu-west-1"
 TAGS = {"managed-by": "mlops.sagemaker_monitoring", "sagemaker-endpoint": ENDPOINT}
+# What the stack holds is named sagemaker-monitoring_<endpoint>_...
+TOPIC = "sagemaker-monitoring_fraud-scoring"
+BOARD = "sagemaker-monitoring_fraud-scoring_eu-west-1"
+CPU_ALARM = "sagemaker-monitoring_fraud-scoring_AllTraffic_CPUUtilization"
+BLUE_CPU_ALARM = "sagemaker-monitoring_fraud-scoring_blue_CPUUtilization"
 
 
 def alarm_resource(name, threshold=80, metric="CPUUtilization"):
@@ -41,7 +46,7 @@ def alarm_resource(name, threshold=80, metric="CPUUtilization"):
 
 
 def dashboard_body(variants=("AllTraffic",), latency_threshold=1000000):
-    alarms = [dict(name="%s-%s-ModelLatency" % (ENDPOINT, v), metric="ModelLatency", variant=v,
+    alarms = [dict(name="sagemaker-monitoring_%s_%s_ModelLatency" % (ENDPOINT, v), metric="ModelLatency", variant=v,
                    statistic="Average", period=300, comparison="GreaterThanThreshold", threshold=latency_threshold)
               for v in variants]
     return minify(build_dashboard(ENDPOINT, REGION, list(variants), alarms))
@@ -49,17 +54,17 @@ def dashboard_body(variants=("AllTraffic",), latency_threshold=1000000):
 
 def template(cpu_threshold=80, extra_alarms=(), body=None, sub=True, outputs=None):
     resources = {
-        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": STACK}},
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": TOPIC}},
         "AlarmTopicPolicy": {"Type": "AWS::SNS::TopicPolicy",
                              "Properties": {"Topics": [{"Ref": "AlarmTopic"}], "PolicyDocument": {}}},
-        "AlarmAllTrafficCPUUtilization": alarm_resource("%s-AllTraffic-CPUUtilization" % ENDPOINT, cpu_threshold),
+        "AlarmAllTrafficCPUUtilization": alarm_resource(CPU_ALARM, cpu_threshold),
     }
     for name in extra_alarms:
-        resources["Alarm" + name.replace("-", "")] = alarm_resource(name)
+        resources["Alarm" + name.replace("-", "").replace("_", "")] = alarm_resource(name)
     body = dashboard_body() if body is None else body
     resources["Dashboard"] = {
         "Type": "AWS::CloudWatch::Dashboard",
-        "Properties": {"DashboardName": "%s-%s" % (STACK, REGION),
+        "Properties": {"DashboardName": BOARD,
                        "DashboardBody": {"Fn::Sub": body} if sub else body},
     }
     return {
@@ -82,18 +87,18 @@ def test_identical_templates_have_no_diff():
 
 
 def test_added_alarm_is_reported_by_name():
-    lines = diff_templates(template(), template(extra_alarms=["fraud-scoring-blue-CPUUtilization"]))
-    assert lines == ["+ alarm fraud-scoring-blue-CPUUtilization"]
+    lines = diff_templates(template(), template(extra_alarms=[BLUE_CPU_ALARM]))
+    assert lines == ["+ alarm " + BLUE_CPU_ALARM]
 
 
 def test_removed_alarm_is_reported_by_name():
-    lines = diff_templates(template(extra_alarms=["fraud-scoring-blue-CPUUtilization"]), template())
-    assert lines == ["- alarm fraud-scoring-blue-CPUUtilization"]
+    lines = diff_templates(template(extra_alarms=[BLUE_CPU_ALARM]), template())
+    assert lines == ["- alarm " + BLUE_CPU_ALARM]
 
 
 def test_changed_threshold_is_reported_old_to_new():
     lines = diff_templates(template(cpu_threshold=80), template(cpu_threshold=90))
-    assert lines == ["~ alarm fraud-scoring-AllTraffic-CPUUtilization: Threshold 80 -> 90"]
+    assert lines == ["~ alarm %s: Threshold 80 -> 90" % CPU_ALARM]
 
 
 def test_several_property_changes_on_one_alarm_are_one_line():
@@ -103,7 +108,7 @@ def test_several_property_changes_on_one_alarm_are_one_line():
     props["Period"] = 60
     props["OKActions"] = [{"Ref": "AlarmTopic"}]
     [line] = diff_templates(template(), desired)
-    assert line.startswith("~ alarm fraud-scoring-AllTraffic-CPUUtilization: ")
+    assert line.startswith("~ alarm %s: " % CPU_ALARM)
     assert "Threshold 80 -> 95" in line
     assert "Period 300 -> 60" in line
     assert "OKActions set to" in line
@@ -119,7 +124,7 @@ def test_removed_property_is_reported():
 def test_dashboard_change_names_the_widget():
     lines = diff_templates(template(body=dashboard_body(latency_threshold=1000000)),
                            template(body=dashboard_body(latency_threshold=500000)))
-    assert lines == ["~ dashboard %s-%s: DashboardBody: widget 'AllTraffic: Latency' changed" % (STACK, REGION)]
+    assert lines == ["~ dashboard %s: DashboardBody: widget 'AllTraffic: Latency' changed" % BOARD]
 
 
 def test_dashboard_added_and_removed_widgets_are_named():
@@ -135,7 +140,7 @@ def test_dashboard_added_and_removed_widgets_are_named():
 def test_dashboard_body_without_fn_sub_is_diffed_by_widget_too():
     lines = diff_templates(template(body=dashboard_body(latency_threshold=1), sub=False),
                            template(body=dashboard_body(latency_threshold=2), sub=False))
-    assert lines == ["~ dashboard %s-%s: DashboardBody: widget 'AllTraffic: Latency' changed" % (STACK, REGION)]
+    assert lines == ["~ dashboard %s: DashboardBody: widget 'AllTraffic: Latency' changed" % BOARD]
 
 
 def test_template_sections_outside_resources_are_reported():
@@ -146,10 +151,10 @@ def test_template_sections_outside_resources_are_reported():
 def test_diff_from_nothing_lists_every_resource_as_added():
     lines = diff_templates(None, template())
     assert sorted(lines) == sorted([
-        "+ topic %s" % STACK,
+        "+ topic %s" % TOPIC,
         "+ topic policy AlarmTopicPolicy",
-        "+ alarm fraud-scoring-AllTraffic-CPUUtilization",
-        "+ dashboard %s-%s" % (STACK, REGION),
+        "+ alarm %s" % CPU_ALARM,
+        "+ dashboard %s" % BOARD,
     ])
 
 
@@ -165,7 +170,7 @@ def test_missing_stack_is_created():
     plan = plan_stack(STACK, None, None, template(), TAGS)
     assert plan["action"] == "create"
     assert plan["changes"][0] == "+ stack %s" % STACK
-    assert "+ alarm fraud-scoring-AllTraffic-CPUUtilization" in plan["changes"]
+    assert "+ alarm %s" % CPU_ALARM in plan["changes"]
 
 
 def test_identical_template_and_tags_need_nothing():
@@ -176,7 +181,7 @@ def test_identical_template_and_tags_need_nothing():
 def test_template_change_is_an_update():
     plan = plan_stack(STACK, stack(), template(cpu_threshold=80), template(cpu_threshold=90), TAGS)
     assert plan["action"] == "update"
-    assert plan["changes"] == ["~ alarm fraud-scoring-AllTraffic-CPUUtilization: Threshold 80 -> 90"]
+    assert plan["changes"] == ["~ alarm %s: Threshold 80 -> 90" % CPU_ALARM]
 
 
 def test_tag_change_alone_is_an_update():
@@ -196,7 +201,7 @@ def test_stack_whose_creation_failed_is_recreated(status):
     plan = plan_stack(STACK, stack(status), None, template(), TAGS)
     assert plan["action"] == "recreate"
     assert status in plan["changes"][0]
-    assert "+ alarm fraud-scoring-AllTraffic-CPUUtilization" in plan["changes"]
+    assert "+ alarm %s" % CPU_ALARM in plan["changes"]
 
 
 @pytest.mark.parametrize("state", ["present", "absent"])
@@ -252,8 +257,8 @@ def test_absent_and_present_is_deleted_listing_what_goes():
     assert plan["action"] == "delete"
     [line] = plan["changes"]
     assert line.startswith("- stack %s" % STACK)
-    assert "alarm fraud-scoring-AllTraffic-CPUUtilization" in line
-    assert "dashboard %s-%s" % (STACK, REGION) in line
+    assert "alarm %s" % CPU_ALARM in line
+    assert "dashboard %s" % BOARD in line
 
 
 def test_absent_stack_after_failed_creation_is_deleted():
@@ -351,14 +356,15 @@ def test_the_role_template_parses_and_diffs_in_words():
     assert sorted(alarms) == sorted(a["name"] for a in prepared["spec"]["alarms"])
     assert rendered["Outputs"]["MonitoringFingerprint"]["Value"] == prepared["fingerprint"]
     assert resources["AlarmTopic"]["Properties"]["TopicName"] == prepared["spec"]["topic_name"]
-    assert ":${AWS::AccountId}:alarm:churn-AllTraffic-" in resources["Dashboard"]["Properties"]["DashboardBody"][
+    assert ":${AWS::AccountId}:alarm:sagemaker-monitoring_churn_AllTraffic_" in resources["Dashboard"]["Properties"]["DashboardBody"][
         "Fn::Sub"]
     stricter = described(endpoint_metrics={"CPUUtilization": {"threshold": 50}})
     lines = diff_templates(rendered, parse_template(render_template(stricter)))
     # 50 % per vCPU on 4 vCPUs; the dashboard draws the threshold too
-    assert lines[0].startswith("~ alarm churn-AllTraffic-CPUUtilization: AlarmDescription CPUUtilization > 80 % ")
+    assert lines[0].startswith("~ alarm sagemaker-monitoring_churn_AllTraffic_CPUUtilization: AlarmDescription "
+                               "CPUUtilization > 80 % ")
     assert lines[0].endswith(", Threshold 320 -> 200")
-    assert lines[1].startswith("~ dashboard sagemaker-monitoring-churn-us-east-1: DashboardBody: widget ")
+    assert lines[1].startswith("~ dashboard sagemaker-monitoring_churn_us-east-1: DashboardBody: widget ")
     assert len(lines) == 2
 
 

@@ -4,9 +4,16 @@ import pytest
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     PENDING,
+    PENDING_QUOTA,
+    confirmations_asked,
+    count_pending,
     describe_plan,
+    describe_raw_updates,
+    pending_quota_warning,
     plan_subscriptions,
+    raw_delivery_updates,
     redact,
+    waiting_for_confirmation,
 )
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:sagemaker-monitoring-fraud-scoring"
@@ -143,10 +150,6 @@ def test_describe_plan_redacts_webhooks():
 
 
 def test_raw_delivery_updates_read_only_confirmed_sqs_and_https_subscriptions():
-    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
-        describe_raw_updates,
-        raw_delivery_updates,
-    )
 
     def kept(protocol, endpoint, arn, raw):
         return ({"Protocol": protocol, "Endpoint": endpoint, "SubscriptionArn": arn},
@@ -173,3 +176,36 @@ def test_raw_delivery_updates_read_only_confirmed_sqs_and_https_subscriptions():
         "~ subscription sqs arn:aws:sqs:us-east-1:123456789012:on: RawMessageDelivery -> true",
         "~ subscription https https://hooks.example.com/...: RawMessageDelivery -> false",
     ]
+
+
+def test_what_waits_for_confirmation_is_listed_with_webhook_secrets_redacted():
+    hook = existing("https", "https://hooks.example.com/T000/secret-token", arn=PENDING)
+    mail = existing("email", "oncall@example.com", arn=PENDING)
+    confirmed = existing("email", "lead@example.com")
+    plan = plan_subscriptions([hook, mail, confirmed], [
+        wanted("https", "https://hooks.example.com/T000/secret-token"), wanted("email", "oncall@example.com"),
+        wanted("email", "lead@example.com")])
+    assert waiting_for_confirmation(plan) == [{"protocol": "https", "endpoint": "https://hooks.example.com/..."},
+                                              {"protocol": "email", "endpoint": "oncall@example.com"}]
+
+
+def test_only_subscribers_that_must_confirm_count_against_the_pending_quota():
+    plan = plan_subscriptions([existing("email", "old@example.com")], [
+        wanted("email", "old@example.com"), wanted("email", "new@example.com"),
+        wanted("email-json", "json@example.com"), wanted("https", "https://pager.example.com/x"),
+        wanted("sqs", "arn:aws:sqs:eu-west-1:123456789012:alerts"),
+        wanted("lambda", "arn:aws:lambda:eu-west-1:123456789012:function:page")])
+    assert confirmations_asked(plan) == 3  # email, email-json, https; not sqs or lambda, not the one already there
+    listing = [existing("email", "a@example.com", arn=PENDING), existing("email", "b@example.com"),
+               existing("https", "https://x.example.com/", arn=PENDING)]
+    assert count_pending(listing) == 2
+
+
+def test_a_run_that_would_pass_the_pending_quota_is_warned_before_it_subscribes():
+    assert PENDING_QUOTA == 5000
+    assert pending_quota_warning("eu-west-1", 4000, 1000) is None  # exactly at the quota: every one is accepted
+    assert pending_quota_warning("eu-west-1", 6000, 0) is None  # asks for none: nothing of this run is refused
+    warning = pending_quota_warning("eu-west-1", 4990, 40)
+    assert warning.startswith("eu-west-1: 4990 subscriptions of the account already wait for confirmation")
+    assert "40 more" in warning and "quota of 5000" in warning and "for the 30 past it" in warning
+    assert "1 subscription of the account already waits" in pending_quota_warning("us-east-1", 1, 10, quota=5)

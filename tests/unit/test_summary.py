@@ -303,3 +303,45 @@ def test_rollout_summary_reads_the_runs_hosts_only():
     lines = rollout_summary(run)
     assert len(lines) == 4
     assert lines[-1] == "endpoints: 3; changed 1, failed 1, not run 1"
+
+
+def test_subscribers_waiting_for_confirmation_are_listed_for_endpoints_that_did_not_change_too():
+    waiting = [{"protocol": "email", "endpoint": "oncall@example.com"}]
+    plan = {"quiet": planned(pending_confirmation=waiting), "busy": planned("changed", "update", [UPDATE % "busy"],
+                                                                            pending_confirmation=waiting)}
+    hostvars = hostvars_of({"quiet": prepared("quiet"), "busy": prepared("busy")}, plan=plan,
+                           confirmed={"busy": planned()},
+                           # the subscription task ran for busy and found the subscriber confirmed meanwhile
+                           subscriptions={"busy": {"changed": False, "pending_confirmation": []},
+                                          "quiet": {"skipped": True, "changed": False}})
+    run = collect_run(["quiet", "busy"], hostvars, ["quiet", "busy"])
+    assert run["hosts"]["quiet"]["pending_confirmation"] == waiting
+    assert "pending_confirmation" not in run["hosts"]["busy"]
+    assert summarize(run["hosts"])[1] == ("unchanged  quiet: sagemaker-monitoring-quiet (none, 1 subscription waiting "
+                                          "for confirmation (oncall@example.com))")
+
+
+def test_the_summary_counts_the_subscriptions_waiting_against_the_quota_per_region():
+    counts = {"eu-west-1": {"pending": 4990, "asked": 40, "quota": 5000},
+              "us-east-1": {"pending": 0, "asked": 0, "quota": 5000}}
+    hostvars = hostvars_of({"ep": prepared("ep")}, plan={"ep": planned()})
+    hostvars["ep"]["endpoint_monitoring__plan"]["pending_subscriptions"] = counts
+    run = collect_run(["ep"], hostvars, ["ep"])
+    assert run["pending_subscriptions"] == counts
+    assert rollout_summary(run)[-1] == ("subscriptions waiting for confirmation in eu-west-1: 4990 in the account "
+                                        "before this run, 40 asked by it (SNS refuses more past 5000)")
+
+
+def test_each_region_of_the_run_comes_with_the_connection_its_endpoints_use_for_the_prune_step():
+    local = {"profile": "", "endpoint_url": "http://127.0.0.1:4566"}
+
+    def connected(result, connection):
+        result["plan_entry"].update(connection)
+        return result
+
+    hosts = {"a": connected(prepared("a"), local), "b": connected(prepared("b"), local),
+             "c": connected(prepared("c", region="eu-west-1"), {"profile": "prod", "endpoint_url": ""}),
+             "gone": prepared_failure("gone", "endpoint 'gone': region: 'eu-wset-1' is not an AWS region")}
+    run = collect_run(list(hosts), hostvars_of(hosts, plan=dict((h, planned()) for h in hosts)), list(hosts))
+    assert run["connections"] == [{"region": "eu-west-1", "profile": "prod", "endpoint_url": ""},
+                                  dict(local, region="us-east-1")]
