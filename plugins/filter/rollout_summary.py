@@ -47,8 +47,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.summary
 
 def rollout_summary(run):
     run = run or {}
-    return (summarize(run.get("hosts") or {}) + summarize_pending(run.get("pending_subscriptions"))
-            + summarize_dashboards(run.get("fleet_dashboards")))
+    lines = summarize(run.get("hosts") or {})
+    lines += summarize_pending(run.get("pending_subscriptions"))
+    return lines + summarize_dashboards(run.get("fleet_dashboards"))
 
 
 class FilterModule(object):

@@ -220,8 +220,8 @@ def aws_config_problems(config):
     problems = []
     for key, (low, unit) in AWS_CONFIG_NUMBERS.items():
         value = config.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or math.isnan(value) or not low <= value <= MAX_AWS_INTEGER):
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if value is not None and not (number and not math.isnan(value) and low <= value <= MAX_AWS_INTEGER):
             problems.append((".%s" % key, "must be a number of %s from %d to %d, got %s"
                              % (unit, low, MAX_AWS_INTEGER, shown(value))))
     retries = config.get("retries")

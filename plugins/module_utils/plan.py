@@ -261,8 +261,9 @@ def describe_taken(taken, stack_name, region, namesakes=()):
 
 def namesakes(stacks, entry):
     """Names of the other live stacks of this collection in the region that monitor the entry's endpoint."""
-    return [s["StackName"] for s in stacks if s["StackName"] != entry["stack_name"]
-            and tags_of(s).get(MANAGED_BY_TAG) == COLLECTION and tags_of(s).get(ENDPOINT_TAG) == entry["endpoint"]]
+    ours = [s for s in stacks if tags_of(s).get(MANAGED_BY_TAG) == COLLECTION]
+    return [s["StackName"] for s in ours
+            if s["StackName"] != entry["stack_name"] and tags_of(s).get(ENDPOINT_TAG) == entry["endpoint"]]
 
 
 def group_subscriptions(subscriptions):

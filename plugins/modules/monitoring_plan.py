@@ -92,16 +92,12 @@ endpoints:
       type: int
       returned: always
     error: {description: Why the endpoint failed., type: str, returned: when failed}
-    entry:
-      description: The entry compared (with facts read from SageMaker filled in), to compare again after the apply.
-      type: dict
-      returned: when changed
-    spec:
+    fingerprint:
       description:
-        - The endpoint's spec (as monitoring_prepare computes it), with C(stack), C(fingerprint), C(usage) and
-          C(fleet_entry), for the role's tasks that apply it.
-      type: dict
-      returned: when the endpoint needs a change, or its facts were read from SageMaker
+        - With C(stack), C(usage) and C(fleet_entry), what monitoring_prepare computes for the endpoint, from the
+          facts read from SageMaker (not its spec, which the role computes again for the endpoints it changes).
+      type: str
+      returned: when the endpoint needs a change and the plan computed it, or its facts were read from SageMaker
 changed_hosts: {description: Hosts whose monitoring needs a change., type: list, elements: str, returned: always}
 pending_subscriptions:
   description:
@@ -369,11 +365,8 @@ class Plan:
             if result["status"] == "failed":
                 result["error"] = "endpoint %r: %s" % (entry["endpoint"], result["error"])
             result.update(entry.get("described") or {})
-            if result["status"] == "changed":
-                # What the confirmation after the apply compares again, as completed here.
-                result["entry"] = dict((k, v) for k, v in entry.items() if k != "described")
-                if result["action"] in ("create", "recreate"):
-                    created.append((entry, result))
+            if result["status"] == "changed" and result["action"] in ("create", "recreate"):
+                created.append((entry, result))
             self.results[entry["host"]] = result
         if created:
             self.check_names_free(listings, stacks, created)
@@ -444,7 +437,10 @@ def main():
     if missing:
         module.fail_json(msg="endpoints[%d] lacks host, endpoint, region or stack_name" % missing[0])
     plan = Plan(module)
-    results = plan.run(entries)
+    # Without the specs: the role registers this result on every host of the batch, where each template lookup
+    # copies it whole; the role computes each changed endpoint's spec again, per host (monitoring_prepare).
+    results = collections.OrderedDict((host, dict((k, v) for k, v in result.items() if k != "spec"))
+                                      for host, result in plan.run(entries).items())
     module.exit_json(
         changed=False, endpoints=results, facts=plan.facts, calls=dict(plan.calls),
         pending_subscriptions=plan.pending,

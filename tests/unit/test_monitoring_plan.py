@@ -47,14 +47,14 @@ def test_a_new_endpoint_is_created_and_the_applied_stack_confirmed_unchanged(mot
     assert result["changed_hosts"] == ["churn"] and result["failed_hosts"] == [] and result["facts"] == {}
     # a stack to create: its names are looked up once (alarms and dashboards by the collection's name prefix)
     assert result["calls"] == {"describe_stacks": 1, "describe_alarms": 1, "list_topics": 1, "list_dashboards": 1}
-    assert churn["entry"] == prepared["plan_entry"]
+    # small enough to be registered on every host of a large batch: no spec (the role computes it per host)
+    assert "spec" not in churn and "entry" not in churn
 
     moto.monitoring_stack(prepared)
-    again = plan(capsys, moto, [churn["entry"]])  # the role's confirmation after the apply
+    again = plan(capsys, moto, [prepared["plan_entry"]])  # the role's confirmation after the apply
     assert again["endpoints"]["churn"]["status"] == "unchanged" and again["changed_hosts"] == []
     assert again["endpoints"]["churn"]["outputs"]["TopicArn"].endswith(":sagemaker-monitoring_churn")
     assert again["calls"] == {"describe_stacks": 1}
-    assert "entry" not in again["endpoints"]["churn"]
 
 
 def test_a_run_where_nothing_changed_makes_one_listing_per_region(moto, capsys):
@@ -314,15 +314,16 @@ def test_an_endpoint_named_only_is_described_once_and_its_facts_returned(moto, c
     assert (facts["endpoint"], facts["region"], facts["last_modified"]) == ("churn", "us-east-1", mark)
     assert facts["facts"]["variants"] == [{"name": "AllTraffic", "instance_type": "ml.m5.xlarge", "instance_count": 2,
                                            "vcpus": 4, "gpus": 0, "serverless": None}]
-    # the spec built from them, for the role's tasks and the summary, and what the confirmation compares
-    assert churn["spec"]["variants"][0]["vcpus"] == 4 and churn["usage"]["dashboards"] == 1
+    # what the summary prices; not the spec, which the role computes again from the facts it keeps, by the same code
+    assert churn["usage"]["dashboards"] == 1 and "spec" not in churn and "entry" not in churn
     same = described(facts=facts["facts"], facts_mark=mark)
-    assert churn["fingerprint"] == same["fingerprint"] and churn["entry"] == same["plan_entry"]
+    assert same["spec"]["variants"][0]["vcpus"] == 4
+    assert churn["fingerprint"] == same["fingerprint"] and churn["stack"] == same["stack"]
     # moto has no ListInferenceComponents: said once, and taken as none
     assert [w for w in result.get("warnings", []) if "inference components" in w]
 
-    moto.monitoring_stack(churn)  # the role applies what the plan computed
-    again = plan(capsys, moto, [churn["entry"]])
+    moto.monitoring_stack(same)  # the role applies what it computed from those facts
+    again = plan(capsys, moto, [same["plan_entry"]])  # and confirms it
     assert again["endpoints"]["churn"]["status"] == "unchanged"
     assert again["calls"] == {"list_endpoints": 1, "describe_stacks": 1} and again["facts"] == {}
 
