@@ -125,8 +125,8 @@ class ActionModule(ActionBase):
             return result
         result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
         if not args["include_spec"]:
-            # Every endpoint's result is kept for the whole run, most of them unchanged: monitoring_plan builds the
-            # spec (several kB) again, by the same code, only for the endpoints that need a change.
+            # Every endpoint's result is kept for the whole run, most of them unchanged: the role asks for the spec
+            # (several kB) again, by this same code, only for the endpoints that need a change.
             result.pop("spec", None)
         return result
 

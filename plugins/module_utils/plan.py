@@ -119,6 +119,14 @@ def _protection_line(protect):
     return "~ termination protection %s -> %s" % ("on" if not protect else "off", "on" if protect else "off")
 
 
+def nothing_to_do(outputs=None):
+    """An endpoint's plan before anything is found to change: what plan_endpoint starts from, and what an endpoint
+    refused before its listing is compared (status failed) carries."""
+    return {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs or {},
+            "protection_change": False, "subscriptions_change": False, "pending_confirmation": [],
+            "confirmations_asked": 0}
+
+
 def plan_endpoint(entry, stack, subscriptions_by_topic):
     """What one endpoint's monitoring needs, from the region's listings.
 
@@ -130,9 +138,7 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     the stack needs; protect is a termination-protection change alone), changes (lines in words), outputs,
     protection_change, subscriptions_change, and error when failed."""
     name = entry["stack_name"]
-    result = {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs_of(stack),
-              "protection_change": False, "subscriptions_change": False, "pending_confirmation": [],
-              "confirmations_asked": 0}
+    result = nothing_to_do(outputs_of(stack))
     if stack is None and entry["state"] == "absent":
         return result
     try:

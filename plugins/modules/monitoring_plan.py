@@ -141,6 +141,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
     group_subscriptions,
     live,
     namesakes,
+    nothing_to_do,
     plan_endpoint,
     run_collisions,
     stack_resource_names,
@@ -256,13 +257,10 @@ class Plan:
         self.pending = {}
 
     def fail(self, entry, message):
-        self.results[entry["host"]] = {"endpoint": entry["endpoint"], "region": entry["region"],
-                                       "stack_name": entry["stack_name"], "status": "failed", "action": "none",
-                                       "changes": [], "outputs": {}, "protection_change": False,
-                                       "subscriptions_change": False, "pending_confirmation": [],
-                                       "confirmations_asked": 0,
-                                       "error": message if message.startswith("endpoint %r" % entry["endpoint"])
-                                       else "endpoint %r: %s" % (entry["endpoint"], message)}
+        self.results[entry["host"]] = dict(
+            nothing_to_do(), endpoint=entry["endpoint"], region=entry["region"], stack_name=entry["stack_name"],
+            status="failed", error=message if message.startswith("endpoint %r" % entry["endpoint"])
+            else "endpoint %r: %s" % (entry["endpoint"], message))
 
     def run(self, entries):
         refused = run_collisions(entries)
@@ -376,8 +374,7 @@ class Plan:
     def count_pending(self, region, subscriptions, group):
         """The region's subscriptions waiting for confirmation (the whole account's, as ListSubscriptions lists
         them), and those this run's new subscriptions add; a warning before they would pass SNS's quota."""
-        asked = sum(self.results[e["host"]].get("confirmations_asked", 0) for e in group
-                    if e["host"] in self.results and self.results[e["host"]]["status"] == "changed")
+        asked = sum(self.results[e["host"]]["confirmations_asked"] for e in group if e["host"] in self.results)
         pending = count_pending([s for subs in subscriptions.values() for s in subs])
         quota = self.module.params["pending_subscriptions_quota"]
         self.pending[region] = {"pending": pending, "asked": asked, "quota": quota}
