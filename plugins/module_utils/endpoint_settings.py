@@ -29,6 +29,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboa
     DashboardError,
     fleet_sections,
 )
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import expectations
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError, build_spec
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import stack_fingerprint, usage
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import FACT_KEYS
@@ -308,15 +309,18 @@ def describe(settings, spec, code_digest, facts_mark=None, facts=None):
                        fleet_section={"widgets": len(section), "metrics": _metric_count(section)}),
         "fleet_entry": entry if mode in ("fleet", "both") else None,
     }
-    described["plan_entry"] = plan_entry(settings, spec, described["fingerprint"], facts_mark, code_digest, facts)
+    described["plan_entry"] = plan_entry(settings, spec, described["fingerprint"], facts_mark, code_digest, facts,
+                                         expectations(spec, dashboard["body_json"] if mode != "fleet" else None))
     return described
 
 
-def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, code_digest=None, facts=None):
+def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, code_digest=None, facts=None,
+               expected=None):
     """The compact entry monitoring_plan compares with what is deployed. For an endpoint to keep present it also
     carries the settings, the code digest and the SageMaker facts (for an endpoint the inventory names only) that
     its spec is built from: the plan builds the spec again for the endpoints that need a change, so that the
-    per-endpoint results every endpoint keeps for the whole run stay small."""
+    per-endpoint results every endpoint keeps for the whole run stay small. `expected` is what the plan checks of
+    the deployed alarms and dashboard (drift.expectations)."""
     endpoint = settings[PREFIX + "endpoint_name"]
     entry = {
         "endpoint": endpoint,
@@ -334,5 +338,5 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
                         for s in (spec or {}).get("subscribers") or []],
     }
     if settings[PREFIX + "state"] == "present":
-        entry.update(settings=settings, code=code_digest, facts=facts)
+        entry.update(settings=settings, code=code_digest, facts=facts, expected=expected)
     return entry

@@ -36,6 +36,7 @@ def summarize(results):
                 len(pending), "" if len(pending) == 1 else "s", ", ".join(p["endpoint"] for p in pending))
         lines.append("%-10s %s: %s (%s)" % (status.upper() if status == "not run" else status, name,
                                             result.get("stack_name", ""), detail))
+        lines.extend("           %s" % line for line in result.get("drift") or [])
     lines.append("endpoints: %d; %s" % (len(results), ", ".join(
         "%s %d" % (s, counts[s]) for s in STATUSES if counts.get(s))))
     return lines
@@ -121,6 +122,8 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
         result = {"endpoint": prepared.get("endpoint", host), "region": prepared.get("region"),
                   "stack_name": prepared.get("stack_name", ""), "action": plan.get("action", "none"),
                   "changes": list(plan.get("changes") or []), "check_mode": bool(check_mode)}
+        if plan.get("drift"):
+            result["drift"] = list(plan["drift"])
         if not prepared:
             result["status"] = "not run"
         elif host not in active or prepared.get("failed") or plan.get("status") == "failed":

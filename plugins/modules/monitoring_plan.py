@@ -33,6 +33,12 @@ description:
     paginated DescribeAlarms (by the collection's name prefix), ListTopics and ListDashboards per region (and, for a
     stack created again after a failed creation, its ListStackResources); a name held already, and not by the
     endpoint's own stack, refuses the endpoint. A run that creates no stack makes none of these calls.
+  - Drift is checked for every stack whose fingerprint says it holds what is wanted. Its alarms, its dashboard and
+    its topic policy are compared with what is deployed, read in one paginated DescribeAlarms (both alarm types, by
+    the collection's name prefix) and one ListDashboards (names and sizes) per region, and the topic policies of a
+    slice of the stacks per run (O(topic_policy_reads)). Both sides are compared in a normal form where a field AWS
+    fills in with its default reads as that default. An endpoint that drifted is C(changed), action
+    C(revert_drift), with a line per difference in RV(endpoints.changes) and RV(endpoints.drift).
   - Makes no write call, in check mode or not. One endpoint's failure does not stop the others.
 options:
   endpoints:
@@ -42,6 +48,14 @@ options:
     type: list
     elements: dict
     required: true
+  topic_policy_reads:
+    description:
+      - How many topic policies to read per region and run (GetTopicAttributes, one call per topic, as SNS reads no
+        policies in batches). C(auto) reads what the budget of a no-change run leaves after the listings (0.2 calls
+        per endpoint, counted with AWS's page sizes, and at least one), a random slice of the stacks each run; a
+        number reads that many (0 reads none, a number at least the stacks' count reads all).
+    type: raw
+    default: auto
   pending_subscriptions_quota:
     description:
       - How many subscriptions may wait for confirmation in an account and region before SNS refuses Subscribe
@@ -75,7 +89,7 @@ endpoints:
     status: {description: "C(unchanged), C(changed) or C(failed).", type: str, returned: always}
     action:
       description: "What the stack needs: C(create), C(recreate), C(update), C(protect) (termination protection
-        only), C(delete) or C(none)."
+        only), C(revert_drift) (what is deployed drifted from what the stack applied), C(delete) or C(none)."
       type: str
       returned: always
     changes: {description: Each change in words., type: list, elements: str, returned: always}
@@ -92,6 +106,11 @@ endpoints:
       type: int
       returned: always
     error: {description: Why the endpoint failed., type: str, returned: when failed}
+    drift:
+      description: What differs between the deployed alarms, dashboard or topic policy and what was applied.
+      type: list
+      elements: str
+      returned: when the endpoint drifted
     fingerprint:
       description:
         - With C(stack), C(usage) and C(fleet_entry), what monitoring_prepare computes for the endpoint, from the
@@ -113,9 +132,20 @@ calls:
   description: AWS calls the plan made, by operation.
   returned: always
   type: dict
+aws_pages:
+  description: The calls AWS would answer the plan's reads in, counted with AWS's page sizes.
+  returned: always
+  type: int
+topic_policy_checks:
+  description: Per region, how many topic policies were read (C(read)) of the stacks checked for drift (C(stacks)).
+  returned: always
+  type: dict
+drifted_hosts: {description: Hosts whose deployed monitoring drifted., type: list, elements: str, returned: always}
 """
 
 import collections
+import math
+import random
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -127,6 +157,16 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import (
+    CALLS_PER_ENDPOINT,
+    POLICY_READ,
+    alarm_drift,
+    aws_pages,
+    changed_alarms,
+    dashboard_drift,
+    policy_slice,
+    topic_policy_drift,
+)
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import (
     describe,
     spec_from_settings,
@@ -137,6 +177,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
     spec_names,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
+    TOPIC_OUTPUT,
     describe_taken,
     group_subscriptions,
     live,
@@ -162,6 +203,10 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemak
 )
 
 RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+# Items a page of each listing holds on AWS (its API reference), to count the calls AWS needs where a server
+# answers in fewer pages.
+PAGE_SIZES = {"describe_stacks": 100, "describe_alarms": 100, "list_subscriptions": 100, "list_topics": 100,
+              "list_dashboards": 1000, "list_endpoints": 100, "list_stack_resources": 100}
 # The results that go back for every endpoint, including unchanged ones: small, as a fleet has many.
 DESCRIBED_KEYS = ("spec", "stack", "fingerprint", "usage", "fleet_entry")
 
@@ -180,6 +225,9 @@ class Region:
             extra["endpoint"] = endpoint_url
         self._extra = extra
         self._clients = {}
+        self._alarms = None
+        self._dashboards = None
+        self.aws_pages = 0  # the calls AWS would answer these listings in, from its page sizes
 
     def client(self, service):
         if service not in self._clients:
@@ -193,7 +241,30 @@ class Region:
             self.calls[operation] += 1
             for one in key if isinstance(key, tuple) else (key,):
                 items.extend(page.get(one) or [])
+        self.aws_pages += aws_pages(len(items), PAGE_SIZES.get(operation, len(items) or 1))
         return items
+
+    def alarms(self):
+        """The region's alarms of the collection (metric and composite), by name; read once."""
+        if self._alarms is None:
+            listed = RETRY(self._pages)("cloudwatch", "describe_alarms", ("MetricAlarms", "CompositeAlarms"),
+                                        AlarmNamePrefix=names_prefix(), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+            self._alarms = dict((a["AlarmName"], a) for a in listed)
+        return self._alarms
+
+    def dashboards(self):
+        """The account's dashboards of the collection by name (dashboards are global); read once."""
+        if self._dashboards is None:
+            listed = RETRY(self._pages)("cloudwatch", "list_dashboards", "DashboardEntries",
+                                        DashboardNamePrefix=names_prefix())
+            self._dashboards = dict((d["DashboardName"], d) for d in listed)
+        return self._dashboards
+
+    def topic_policy(self, topic_arn):
+        self.calls[POLICY_READ] += 1
+        self.aws_pages += 1
+        attributes = RETRY(self.client("sns").get_topic_attributes)(TopicArn=topic_arn)["Attributes"]
+        return attributes.get("Policy")
 
     def stacks(self):
         pages = RETRY(self._pages)
@@ -202,14 +273,10 @@ class Region:
     def held_names(self):
         """{kind: names} of the region's alarms, topics and dashboards whose names start with the collection's
         prefix (dashboards are global: all of the account's)."""
-        pages = RETRY(self._pages)
         prefix = names_prefix()
-        alarms = pages("cloudwatch", "describe_alarms", ("MetricAlarms", "CompositeAlarms"), AlarmNamePrefix=prefix,
-                       AlarmTypes=["MetricAlarm", "CompositeAlarm"])
-        topics = [t["TopicArn"].rsplit(":", 1)[-1] for t in pages("sns", "list_topics", "Topics")]
-        dashboards = pages("cloudwatch", "list_dashboards", "DashboardEntries", DashboardNamePrefix=prefix)
-        return {"alarm": set(a["AlarmName"] for a in alarms), "topic": set(t for t in topics if t.startswith(prefix)),
-                "dashboard": set(d["DashboardName"] for d in dashboards)}
+        topics = [t["TopicArn"].rsplit(":", 1)[-1] for t in RETRY(self._pages)("sns", "list_topics", "Topics")]
+        return {"alarm": set(self.alarms()), "topic": set(t for t in topics if t.startswith(prefix)),
+                "dashboard": set(self.dashboards())}
 
     def stack_resources(self, stack_name):
         """(kind, name) of the alarms, topic and dashboard a stack holds."""
@@ -219,6 +286,7 @@ class Region:
     def stack_appeared(self, stack_name):
         """Whether the stack exists now, though the region's listing had none: another run is creating it."""
         self.calls["describe_stacks"] += 1
+        self.aws_pages += 1
         try:
             stacks = RETRY(self.client("cloudformation").describe_stacks)(StackName=stack_name)["Stacks"]
         except AWS_ERRORS as e:
@@ -236,6 +304,7 @@ class Region:
 
     def components(self):
         self.calls["list_inference_components"] += 1
+        self.aws_pages += 1
         try:
             return components_by_endpoint(list_inference_components(self.client("sagemaker")))
         except AWS_ERRORS as e:
@@ -255,6 +324,8 @@ class Plan:
         self.results = collections.OrderedDict()
         self.facts = {}
         self.pending = {}
+        self.policy_checks = {}
+        self.aws_pages = 0
 
     def fail(self, entry, message):
         self.results[entry["host"]] = dict(
@@ -278,6 +349,7 @@ class Plan:
                 for entry in group:
                     if entry["host"] not in self.results:
                         self.fail(entry, "could not read what is deployed in %s: %s" % (region, short_error(e)))
+            self.aws_pages += listings.aws_pages
         return self.results
 
     def complete_from_sagemaker(self, listings, group):
@@ -310,6 +382,7 @@ class Plan:
             if components is None:
                 components = listings.components()
             self.calls["describe_endpoint"] += 1
+            listings.aws_pages += 1
             try:
                 read = read_endpoint_facts(listings.client("sagemaker"), entry["endpoint"], models, components,
                                            self.module.warn)
@@ -366,10 +439,67 @@ class Plan:
             if result["status"] == "changed" and result["action"] in ("create", "recreate"):
                 created.append((entry, result))
             self.results[entry["host"]] = result
+        self.check_drift(listings, group, stacks)
         if created:
             self.check_names_free(listings, stacks, created)
         if subscriptions:
             self.count_pending(listings.region, subscriptions, group)
+
+    def check_drift(self, listings, group, stacks):
+        """Endpoints whose stack holds what is wanted (by its fingerprint): their alarms, dashboard and (for a slice
+        of them per run) topic policy compared with what is deployed; an endpoint that drifted is changed, with a
+        line per difference, and its stack is repaired by a drift-aware change set (action revert_drift)."""
+        checked = []
+        for entry in group:
+            result = self.results.get(entry["host"])
+            if (result and result["status"] != "failed" and entry["state"] == "present" and entry.get("expected")
+                    and result["action"] in ("none", "protect") and result["outputs"].get(TOPIC_OUTPUT)):
+                checked.append((entry, result))
+        if not checked:
+            return
+        try:
+            alarms = listings.alarms()
+            dashboards = listings.dashboards() if any(e["expected"].get("dashboard") for e, _ in checked) else {}
+        except AWS_ERRORS as e:
+            for entry, _result in checked:
+                self.fail(entry, "could not read its alarms and dashboard in %s to check them: %s"
+                          % (listings.region, short_error(e)))
+            return
+        topics = [r["outputs"][TOPIC_OUTPUT] for _e, r in checked]
+        reads = self.policy_reads(len(group), listings.aws_pages)
+        chosen = set(policy_slice(topics, reads, random.sample))
+        self.policy_checks[listings.region] = {"read": len(chosen), "stacks": len(topics)}
+        for entry, result in checked:
+            topic = result["outputs"][TOPIC_OUTPUT]
+            lines = []
+            differing = changed_alarms(entry["expected"], alarms, topic)
+            if differing:
+                try:
+                    described = self.describe(entry)["described"]
+                except SpecError as e:
+                    self.fail(entry, str(e))
+                    continue
+                result.update(described)
+                spec = described["spec"]
+                lines.extend(alarm_drift(spec, alarms, topic, differing))
+            lines.extend(dashboard_drift(entry["expected"], dashboards))
+            if topic in chosen:
+                try:
+                    lines.extend(topic_policy_drift(topic, listings.topic_policy(topic)))
+                except AWS_ERRORS as e:
+                    self.fail(entry, "could not read the policy of its topic %s: %s" % (topic, short_error(e)))
+                    continue
+            if lines:
+                result.update(status="changed", action="revert_drift", drift=lines,
+                              changes=lines + result["changes"])
+
+    def policy_reads(self, endpoints, pages_so_far):
+        """How many topic policies this run reads in a region: what the budget of a no-change run leaves after the
+        listings (at least one, so that a small fleet is read too), or the number asked for."""
+        asked = self.module.params["topic_policy_reads"]
+        if asked != "auto":
+            return int(asked)
+        return max(1, int(math.floor(CALLS_PER_ENDPOINT * endpoints)) - pages_so_far)
 
     def count_pending(self, region, subscriptions, group):
         """The region's subscriptions waiting for confirmation (the whole account's, as ListSubscriptions lists
@@ -422,9 +552,19 @@ class Plan:
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(endpoints=dict(type="list", elements="dict", required=True),
-                           pending_subscriptions_quota=dict(type="int", default=PENDING_QUOTA)),
+                           pending_subscriptions_quota=dict(type="int", default=PENDING_QUOTA),
+                           topic_policy_reads=dict(type="raw", default="auto")),
         supports_check_mode=True,
     )
+    reads = module.params["topic_policy_reads"]
+    if reads != "auto":
+        try:
+            valid = not isinstance(reads, bool) and int(str(reads)) >= 0
+        except ValueError:
+            valid = False
+        if not valid:
+            module.fail_json(msg="topic_policy_reads (endpoint_monitoring_topic_policy_reads) must be auto or a whole "
+                                 "number of 0 or more, got %r" % (reads,))
     entries = module.params["endpoints"]
     for entry in entries:
         for sub in entry.get("subscribers") or []:
@@ -440,7 +580,8 @@ def main():
                                       for host, result in plan.run(entries).items())
     module.exit_json(
         changed=False, endpoints=results, facts=plan.facts, calls=dict(plan.calls),
-        pending_subscriptions=plan.pending,
+        pending_subscriptions=plan.pending, aws_pages=plan.aws_pages, topic_policy_checks=plan.policy_checks,
+        drifted_hosts=[h for h, r in results.items() if r.get("drift")],
         changed_hosts=[h for h, r in results.items() if r["status"] == "changed"],
         failed_hosts=[h for h, r in results.items() if r["status"] == "failed"])
 

@@ -8,6 +8,7 @@ import socket
 import urllib.request
 
 import boto3
+import yaml
 
 from moto.server import ThreadedMotoServer
 
@@ -65,11 +66,43 @@ class Moto:
         """An endpoint's stack as the role applies it (what monitoring_prepare or monitoring_plan computed): the
         rendered template, the spec's tags, termination protection."""
         from role_support import render_template
+        from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import outputs_of
 
         spec = prepared["spec"]
         protected = bool((prepared.get("plan_entry") or prepared.get("entry"))["termination_protection"])
-        return self.stack(spec["stack_name"], render_template(prepared), spec["tags"], region or spec["region"],
-                          protected=protected)
+        body = render_template(prepared)
+        region = region or spec["region"]
+        stack = self.stack(spec["stack_name"], body, spec["tags"], region, protected=protected)
+        self.resources_moto_skips(yaml.safe_load(body), outputs_of(stack)["TopicArn"], region)
+        return stack
+
+    def resources_moto_skips(self, template, topic_arn, region):
+        """What moto's CloudFormation does not make of a stack template, made as CloudFormation would: the metric
+        alarms, the dashboard and the topic policy. (moto has no composite alarms at all.)"""
+        account = topic_arn.split(":")[4]
+        cloudwatch, sns = self.client("cloudwatch", region), self.client("sns", region)
+
+        def resolved(value):
+            if isinstance(value, dict) and set(value) == {"Ref"}:
+                return {"AlarmTopic": topic_arn, "AWS::AccountId": account, "AWS::Region": region}[value["Ref"]]
+            if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+                return value["Fn::Sub"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region) \
+                    .replace("${AWS::Partition}", "aws")
+            if isinstance(value, dict):
+                return dict((k, resolved(v)) for k, v in value.items())
+            if isinstance(value, list):
+                return [resolved(v) for v in value]
+            return value
+
+        for resource in template["Resources"].values():
+            properties = resolved(resource.get("Properties") or {})
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                cloudwatch.put_metric_alarm(**properties)
+            elif resource["Type"] == "AWS::CloudWatch::Dashboard":
+                cloudwatch.put_dashboard(**properties)
+            elif resource["Type"] == "AWS::SNS::TopicPolicy":
+                sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
+                                         AttributeValue=json.dumps(properties["PolicyDocument"]))
 
     def small_stack(self, name, tags, fingerprint="0" * 16, region="us-east-1", **kwargs):
         """A stack with a topic and the outputs the plan reads, for tests that do not need the role's template."""

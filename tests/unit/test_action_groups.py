@@ -81,7 +81,7 @@ def test_every_aws_module_of_the_collection_is_in_the_action_group():
     assert missing == [], "AWS modules missing from action_groups.%s in meta/runtime.yml: %s" % (GROUP, missing)
     # the detection finds them at all (a module renamed or its documentation rewritten would hide them)
     assert sorted(name for name, reasons in aws.items() if reasons) == sorted(
-        ["alarm_backtest", "dashboard_preview", "fleet_dashboards", "monitoring_plan", "monitoring_prepare",
+        ["alarm_backtest", "cloudformation_revert_drift", "dashboard_preview", "fleet_dashboards", "monitoring_plan", "monitoring_prepare",
          "monitoring_prune", "monitoring_stack_diff", "sns_subscriptions"])
 
 

@@ -3,6 +3,7 @@ usage and the entry the plan compares."""
 
 import pytest
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import expectations
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_settings import (
     STACK_SETTINGS,
     dashboard_of,
@@ -255,7 +256,11 @@ def test_describe_returns_the_spec_its_fingerprint_usage_and_plan_entry():
         "facts_mark": None, "fingerprint": result["fingerprint"],
         "subscribers": [{"protocol": "email", "endpoint": "oncall@example.com"}],
         # what the plan builds the spec from again, for an endpoint that needs a change
-        "settings": checked, "code": DIGEST, "facts": None}
+        "settings": checked, "code": DIGEST, "facts": None,
+        # what the plan checks of the deployed alarms and dashboard
+        "expected": expectations(value, dashboard_of(value)["body_json"])}
+    assert sorted(result["plan_entry"]["expected"]["alarms"]) == sorted(
+        [a["name"] for a in value["alarms"]] + [value["composite"]["name"]])
 
 
 @pytest.mark.parametrize("mode, dashboards, fleet", [("endpoint", 1, False), ("fleet", 0, True), ("both", 1, True)])
