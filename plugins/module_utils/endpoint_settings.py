@@ -338,5 +338,6 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
                         for s in (spec or {}).get("subscribers") or []],
     }
     if settings[PREFIX + "state"] == "present":
-        entry.update(settings=settings, code=code_digest, facts=facts, expected=expected)
+        entry.update(settings=settings, code=code_digest, facts=facts, expected=expected,
+                     drift_checks=list(settings.get(PREFIX + "drift_checks") or []))
     return entry

@@ -75,8 +75,8 @@ def summarize_dashboards(dashboards):
 
 # What each task of the role registers, in the order they run; a failure's message comes from the first that failed.
 REGISTERED = ("endpoint_monitoring__prepared", "endpoint_monitoring__dashboard", "endpoint_monitoring__diff",
-              "endpoint_monitoring__stack_result", "endpoint_monitoring__subscriptions",
-              "endpoint_monitoring__removed")
+              "endpoint_monitoring__stack_result", "endpoint_monitoring__reverted",
+              "endpoint_monitoring__subscriptions", "endpoint_monitoring__removed")
 DASHBOARD_MODES = ("fleet", "both")
 
 
@@ -96,7 +96,7 @@ def _failure(variables, plan, confirmed):
     for outcome in (plan, confirmed):
         if outcome.get("status") == "failed":
             return outcome.get("error") or "failed"
-    if confirmed.get("action") in ("create", "recreate", "update", "delete"):
+    if confirmed.get("action") in ("create", "recreate", "update", "revert_drift", "delete"):
         return "the stack did not end as applied: %s" % "; ".join(confirmed.get("changes") or [])
     return "failed in a task of the role (see its output above)"
 

@@ -128,13 +128,6 @@ class Repair:
             change_set = self.described()
         except (BotoCoreError, ClientError) as e:
             self.fail(e, "could not read change set %s" % self.name)
-        if has_nothing_to_do(change_set):
-            self.delete()
-            return self.protect(dict(changed=False, changes=[], change_set_name=self.name))
-        if change_set.get("Status") != "CREATE_COMPLETE":
-            self.delete()
-            self.module.fail_json(msg="stack %s: change set %s is %s: %s" % (
-                p["stack_name"], self.name, change_set.get("Status"), change_set.get("StatusReason", "")))
         if not is_drift_aware(change_set):
             self.delete()
             self.module.fail_json(msg=(
@@ -142,6 +135,13 @@ class Repair:
                 "DeploymentMode=REVERT_DRIFT, as LocalStack and CloudFormation before November 2025 do), so what "
                 "drifted cannot be reverted this way; the change set is deleted unexecuted. Delete the stack (the next "
                 "run creates it again) or put the drifted values back by hand." % p["stack_name"]))
+        if has_nothing_to_do(change_set):
+            self.delete()
+            return self.protect(dict(changed=False, changes=[], change_set_name=self.name))
+        if change_set.get("Status") != "CREATE_COMPLETE":
+            self.delete()
+            self.module.fail_json(msg="stack %s: change set %s is %s: %s" % (
+                p["stack_name"], self.name, change_set.get("Status"), change_set.get("StatusReason", "")))
         lines = change_lines(change_set["Changes"])
         try:
             self.cfn.execute_change_set(StackName=p["stack_name"], ChangeSetName=self.name,

@@ -453,26 +453,29 @@ class Plan:
         for entry in group:
             result = self.results.get(entry["host"])
             if (result and result["status"] != "failed" and entry["state"] == "present" and entry.get("expected")
-                    and result["action"] in ("none", "protect") and result["outputs"].get(TOPIC_OUTPUT)):
+                    and entry.get("drift_checks") and result["action"] in ("none", "protect")
+                    and result["outputs"].get(TOPIC_OUTPUT)):
                 checked.append((entry, result))
         if not checked:
             return
         try:
-            alarms = listings.alarms()
-            dashboards = listings.dashboards() if any(e["expected"].get("dashboard") for e, _ in checked) else {}
+            alarms = listings.alarms() if any("alarms" in e["drift_checks"] for e, _ in checked) else {}
+            dashboards = listings.dashboards() if any(
+                "dashboard" in e["drift_checks"] and e["expected"].get("dashboard") for e, _ in checked) else {}
         except AWS_ERRORS as e:
             for entry, _result in checked:
                 self.fail(entry, "could not read its alarms and dashboard in %s to check them: %s"
                           % (listings.region, short_error(e)))
             return
-        topics = [r["outputs"][TOPIC_OUTPUT] for _e, r in checked]
+        topics = [r["outputs"][TOPIC_OUTPUT] for e, r in checked if "topic_policy" in e["drift_checks"]]
         reads = self.policy_reads(len(group), listings.aws_pages)
         chosen = set(policy_slice(topics, reads, random.sample))
         self.policy_checks[listings.region] = {"read": len(chosen), "stacks": len(topics)}
         for entry, result in checked:
             topic = result["outputs"][TOPIC_OUTPUT]
             lines = []
-            differing = changed_alarms(entry["expected"], alarms, topic)
+            checks = entry["drift_checks"]
+            differing = changed_alarms(entry["expected"], alarms, topic) if "alarms" in checks else []
             if differing:
                 try:
                     described = self.describe(entry)["described"]
@@ -482,7 +485,8 @@ class Plan:
                 result.update(described)
                 spec = described["spec"]
                 lines.extend(alarm_drift(spec, alarms, topic, differing))
-            lines.extend(dashboard_drift(entry["expected"], dashboards))
+            if "dashboard" in checks:
+                lines.extend(dashboard_drift(entry["expected"], dashboards))
             if topic in chosen:
                 try:
                     lines.extend(topic_policy_drift(topic, listings.topic_policy(topic)))

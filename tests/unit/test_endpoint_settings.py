@@ -258,7 +258,8 @@ def test_describe_returns_the_spec_its_fingerprint_usage_and_plan_entry():
         # what the plan builds the spec from again, for an endpoint that needs a change
         "settings": checked, "code": DIGEST, "facts": None,
         # what the plan checks of the deployed alarms and dashboard
-        "expected": expectations(value, dashboard_of(value)["body_json"])}
+        "expected": expectations(value, dashboard_of(value)["body_json"]),
+        "drift_checks": ["alarms", "dashboard", "topic_policy"]}
     assert sorted(result["plan_entry"]["expected"]["alarms"]) == sorted(
         [a["name"] for a in value["alarms"]] + [value["composite"]["name"]])
 
