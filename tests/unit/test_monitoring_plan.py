@@ -404,3 +404,52 @@ def test_the_same_entries_give_the_same_plan(moto, capsys):
     first = plan(capsys, moto, copy.deepcopy(entries))
     assert plan(capsys, moto, entries)["endpoints"] == first["endpoints"]
     assert list(first["endpoints"]) == ["ep0", "ep1", "ep2"]
+
+
+# --------------------------------------------------------------------------------------------- drift
+
+def test_an_alarm_and_a_dashboard_changed_outside_ansible_are_drift_worded_per_difference(moto, capsys):
+    prepared = described()
+    moto.monitoring_stack(prepared)
+    cloudwatch = moto.client("cloudwatch")
+    latency = [a for a in prepared["spec"]["alarms"] if a["metric"] == "ModelLatency"][0]
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[latency["name"]])["MetricAlarms"]
+    cloudwatch.put_metric_alarm(**dict(
+        (k, alarm[k]) for k in ("AlarmName", "AlarmDescription", "AlarmActions", "MetricName", "Namespace",
+                                "Statistic", "Dimensions", "Period", "EvaluationPeriods", "DatapointsToAlarm",
+                                "ComparisonOperator", "TreatMissingData")), Threshold=999999.0)
+    cloudwatch.put_dashboard(DashboardName=prepared["spec"]["dashboard_name"], DashboardBody='{"widgets":[]}')
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    churn = result["endpoints"]["churn"]
+    assert (churn["status"], churn["action"]) == ("changed", "revert_drift")
+    size = prepared["plan_entry"]["expected"]["dashboard"]["size"]
+    assert churn["drift"] == churn["changes"] == [
+        "~ alarm %s: Threshold %d -> 999999 (changed outside Ansible)" % (latency["name"], latency["threshold"]),
+        "~ dashboard %s: its body is 14 bytes, %d were applied (edited outside Ansible)"
+        % (prepared["spec"]["dashboard_name"], size)]
+    assert result["drifted_hosts"] == ["churn"]
+
+    # what the endpoint lets people change by hand is not checked, nor read
+    trusting = described(drift_checks=["topic_policy"])
+    result = plan(capsys, moto, [trusting["plan_entry"]])
+    assert result["endpoints"]["churn"]["status"] == "unchanged"
+    assert "describe_alarms" not in result["calls"] and "list_dashboards" not in result["calls"]
+
+
+def test_the_topic_policies_read_stay_within_the_budget_of_a_no_change_run(moto, capsys):
+    fleet = [described("ep%02d" % i) for i in range(30)]
+    for prepared in fleet:
+        moto.monitoring_stack(prepared)
+    entries = [p["plan_entry"] for p in fleet]
+    result = plan(capsys, moto, entries)
+    assert set(r["status"] for r in result["endpoints"].values()) == {"unchanged"}
+    # 30 stacks of 10 alarms: DescribeStacks 1 page, DescribeAlarms 3, ListDashboards 1 as AWS pages them; the
+    # budget, 0.2 x 30 = 6 calls, leaves one topic policy to read
+    assert result["topic_policy_checks"] == {"us-east-1": {"read": 1, "stacks": 30}}
+    assert result["aws_pages"] <= 0.2 * len(entries)
+    code, every = run_aws_module(monitoring_plan, {"endpoints": entries, "topic_policy_reads": 100}, capsys, moto)
+    assert every["topic_policy_checks"] == {"us-east-1": {"read": 30, "stacks": 30}}
+    assert every["calls"]["get_topic_attributes"] == 30
+    code, refused = run_aws_module(monitoring_plan, {"endpoints": entries, "topic_policy_reads": "some"}, capsys, moto)
+    assert code == 1 and "topic_policy_reads (endpoint_monitoring_topic_policy_reads) must be auto or a whole" in \
+        refused["msg"]
