@@ -40,6 +40,9 @@ def put_back(cloudwatch, alarm, **changes):
 def test_drift_is_found_worded_audited_and_left_to_a_drift_aware_change_set(localstack, inventory):
     sqs, sns = localstack.client("sqs"), localstack.client("sns")
     cfn, cloudwatch = localstack.client("cloudformation"), localstack.client("cloudwatch")
+    # LocalStack's alarms are real for a stack that is only created (it leaves an alarm as it was when an update
+    # changes it, so its environment leaves alarms out of the check by default)
+    inventory.group_vars("all", {"endpoint_monitoring_drift_checks": ["alarms", "topic_policy"]})
     queue = unique("dq")
     sqs.create_queue(QueueName=queue)
     first = inventory.add("fleet", unique("drifta"), endpoint_monitoring_endpoint_subscribers=[
