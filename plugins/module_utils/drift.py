@@ -37,7 +37,8 @@ DEFAULT_TREAT_MISSING_DATA = "missing"
 # The change set of a repair, and the calls the repair makes (the IAM policy test reads them).
 CHANGE_SET_PREFIX = "sagemaker-monitoring-revert-drift-"
 REVERT_DRIFT = "REVERT_DRIFT"
-REPAIR_CALLS = ("CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "DescribeStacks")
+REPAIR_CALLS = ("CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "DescribeStacks",
+                "UpdateTerminationProtection")
 # The budget of a run where nothing changed, verification included: API calls per endpoint, as AWS pages them.
 CALLS_PER_ENDPOINT = 0.2
 POLICY_READ = "get_topic_attributes"
