@@ -32,7 +32,13 @@ ALARM_KEYS = (
     "raw",
     "min_invocations",
     "anomaly_band",
+    "severity",
 )
+
+# How urgent an alarm is: critical means users are failed now (errors, latency, a queue nobody serves), warning
+# that something runs out soon (utilisation, rejected input). In shared and existing topic modes each severity has
+# a topic of its own; the descriptions and the dashboard always say it.
+SEVERITIES = ("critical", "warning")
 
 # How the user's threshold becomes the value CloudWatch compares (unless raw: true).
 SCALE_NONE = None
@@ -75,7 +81,7 @@ Metric = collections.namedtuple(
 
 def _alarm(enabled=True, threshold=None, period=300, evaluation_periods=3, datapoints_to_alarm=None,
            statistic="Average", comparison="GreaterThanThreshold", treat_missing_data="notBreaching",
-           min_invocations=None):
+           min_invocations=None, severity="warning"):
     return {
         "enabled": enabled,
         "threshold": threshold,
@@ -88,6 +94,7 @@ def _alarm(enabled=True, threshold=None, period=300, evaluation_periods=3, datap
         "raw": False,
         "min_invocations": min_invocations,
         "anomaly_band": None,
+        "severity": severity,
     }
 
 
@@ -150,7 +157,7 @@ METRICS = collections.OrderedDict(
            # Off by default: an idle endpoint is normal for many teams. Turn it on where traffic
            # stopping is an outage; missing data then counts as "no traffic".
            _alarm(enabled=False, threshold=1, statistic="Sum", comparison="LessThanThreshold",
-                  treat_missing_data="breaching"),
+                  treat_missing_data="breaching", severity="critical"),
            "No requests reached the variant. Check the callers and the endpoint's status.",
            _realtime_or_serverless, anomaly=True),
         _m("InvocationsPerInstance", INVOCATION_NAMESPACE, "Count", "Traffic", None,
@@ -163,12 +170,12 @@ METRICS = collections.OrderedDict(
            "Check recent client releases and the request payloads.",
            _realtime_or_serverless, scale=SCALE_ERROR_RATE),
         _m("Invocation5XXErrors", INVOCATION_NAMESPACE, "Count", "Errors", 1.0,
-           _alarm(threshold=1, datapoints_to_alarm=2, statistic="Sum", min_invocations=50),
+           _alarm(threshold=1, datapoints_to_alarm=2, statistic="Sum", min_invocations=50, severity="critical"),
            "The model container failed more than the threshold share of requests (5XX). Check the endpoint's "
            "CloudWatch logs (/aws/sagemaker/Endpoints/<endpoint>).",
            _realtime_or_serverless, scale=SCALE_ERROR_RATE),
         _m("ModelLatency", INVOCATION_NAMESPACE, "Microseconds", "Latency", None,
-           _alarm(threshold=1000),
+           _alarm(threshold=1000, severity="critical"),
            "The model takes longer than the threshold to answer. Check the instance utilization graphs and "
            "recent model changes.",
            _any_type, scale=SCALE_MS, anomaly=True),
@@ -225,15 +232,16 @@ METRICS = collections.OrderedDict(
            "model for stuck requests.",
            _async, dims=DIMS_ENDPOINT),
         _m("HasBacklogWithoutCapacity", INVOCATION_NAMESPACE, "Count", "Async queue", 1.0,
-           _alarm(threshold=0, statistic="Maximum", evaluation_periods=1, treat_missing_data="missing"),
+           _alarm(threshold=0, statistic="Maximum", evaluation_periods=1, treat_missing_data="missing",
+                  severity="critical"),
            "Requests are queued and no instance is running (scaled to zero). Check the scale-in policy.",
            _async, dims=DIMS_ENDPOINT),
         _m("InvocationFailures", INVOCATION_NAMESPACE, "Count", "Async failures", None,
-           _alarm(threshold=0, statistic="Sum", datapoints_to_alarm=2),
+           _alarm(threshold=0, statistic="Sum", datapoints_to_alarm=2, severity="critical"),
            "Asynchronous invocations failed. Check the endpoint's logs and the failure notifications.",
            _async),
         _m("ExpiredRequests", INVOCATION_NAMESPACE, "Count", "Async failures", None,
-           _alarm(threshold=0, statistic="Sum", datapoints_to_alarm=1),
+           _alarm(threshold=0, statistic="Sum", datapoints_to_alarm=1, severity="critical"),
            "Queued requests expired before they were processed. Scale out or raise the request TTL.",
            _async),
         _m("NotificationFailures", INVOCATION_NAMESPACE, "Count", "Async failures", None,

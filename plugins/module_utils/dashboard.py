@@ -48,7 +48,8 @@ def _annotation(alarm, value=None):
     symbol = catalog.COMPARISONS[alarm["comparison"]]
     what = "rate" if alarm.get("kind") == "math" else alarm["statistic"]
     return {
-        "label": "%s alarm: %s %s %s" % (alarm["metric"], what, symbol, alarm.get("display_threshold", alarm["threshold"])),
+        "label": "%s alarm: %s when %s %s %s" % (alarm["metric"], alarm.get("severity", "warning"), what, symbol,
+                                                 alarm.get("display_threshold", alarm["threshold"])),
         "value": alarm["threshold"] if value is None else value,
         "fill": "above" if symbol.startswith(">") else "below",
     }

@@ -180,6 +180,9 @@ def _check_alarm_value(check, field, key, value):
             check.add(field, "must be a positive number of standard deviations (or null), got %s" % _describe(value))
         elif value is not None and not _fits_double(value):
             check.add(field, "%s is beyond the largest number CloudWatch takes (about 1.8e308)" % value)
+    elif key == "severity":
+        if value not in catalog.SEVERITIES:
+            check.add(field, "must be one of %s, got %s" % (", ".join(catalog.SEVERITIES), _describe(value)))
     elif key == "treat_missing_data":
         if value not in catalog.TREAT_MISSING_DATA:
             check.add(field, "must be one of %s, got %s" % (", ".join(catalog.TREAT_MISSING_DATA), _describe(value)))
@@ -341,6 +344,7 @@ NAME_PREFIX = "sagemaker-monitoring"
 NAME_SEPARATOR = "_"
 ANOMALY_SUFFIX = "anomaly"
 HEALTH_SUFFIX = "health"
+HEALTH_SEVERITY = "critical"  # the endpoint's one signal: something of it is in ALARM
 # What AWS allows: (most characters, service that says so) for alarm, dashboard and topic names.
 NAME_LIMITS = {"alarm": (255, "CloudWatch"), "dashboard": (255, "CloudWatch"), "topic": (256, "SNS")}
 
@@ -631,9 +635,10 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
         "comparison": values["comparison"],
         "treat_missing_data": values["treat_missing_data"],
         "actions": actions,
+        "severity": values["severity"],
         "metric_count": 1,
-        "description": "%s %s %s on %s. %s" % (
-            metric.name, catalog.COMPARISONS[values["comparison"]], shown, where, metric.runbook),
+        "description": "[%s] %s %s %s on %s. %s" % (
+            values["severity"], metric.name, catalog.COMPARISONS[values["comparison"]], shown, where, metric.runbook),
     }
     if metric.scale == catalog.SCALE_ERROR_RATE and not values["raw"]:
         traffic = catalog.METRICS[catalog.TRAFFIC_METRIC]
@@ -650,8 +655,8 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
                  "Expression": "IF(invocations >= %d, 100 * errors / invocations, 0)" % guard},
             ],
         })
-        alarm["description"] = "%s rate %s %s%% of requests on %s (when at least %d requests per %d s). %s" % (
-            metric.name, catalog.COMPARISONS[values["comparison"]], _number(values["threshold"]), where, guard,
+        alarm["description"] = "[%s] %s rate %s %s%% of requests on %s (when at least %d requests per %d s). %s" % (
+            values["severity"], metric.name, catalog.COMPARISONS[values["comparison"]], _number(values["threshold"]), where, guard,
             values["period"], metric.runbook)
     result = [alarm]
     band = values["anomaly_band"]
@@ -679,14 +684,15 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
             "comparison": comparison,
             "treat_missing_data": values["treat_missing_data"],
             "actions": actions,
+            "severity": values["severity"],
             "metric_count": 1,
             "metrics": [
                 _metric_query("m1", metric, dimensions, values["period"], values["statistic"], return_data=True),
                 {"Id": "band", "ReturnData": True, "Label": "expected %s" % metric.name,
                  "Expression": "ANOMALY_DETECTION_BAND(m1, %s)" % _number(band)},
             ],
-            "description": "%s is outside its expected band (%s standard deviations) on %s. %s" % (
-                metric.name, _number(band), where, metric.runbook),
+            "description": "[%s] %s is outside its expected band (%s standard deviations) on %s. %s" % (
+                values["severity"], metric.name, _number(band), where, metric.runbook),
         })
     return result
 
@@ -827,8 +833,10 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                       % (len(rule), MAX_ALARM_RULE))
         health = {"name": resource_name(endpoint, HEALTH_SUFFIX), "logical_id": "HealthAlarm", "rule": rule,
                   "children": [a["name"] for a in alarms], "actions": notify in ("composite", "both"),
-                  "description": "Any alarm of SageMaker endpoint %s is in ALARM. Subscribe here for one signal "
-                                 "per endpoint; the dashboard shows which alarm it is." % endpoint}
+                  "severity": HEALTH_SEVERITY,
+                  "description": "[%s] Any alarm of SageMaker endpoint %s is in ALARM. Subscribe here for one "
+                                 "signal per endpoint; the dashboard shows which alarm it is."
+                                 % (HEALTH_SEVERITY, endpoint)}
 
     resources = len(alarms) + FIXED_RESOURCES + (1 if health else 0)
     if resources > MAX_RESOURCES:

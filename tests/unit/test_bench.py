@@ -31,7 +31,8 @@ def test_inventory_pins_every_tenth_endpoint_and_toggles_the_one_change(tmp_path
     assert sorted(os.listdir(os.path.join(path, "host_vars"))) == ["bench-ep-00010.yml", "bench-ep-00020.yml"]
     change = os.path.join(path, "group_vars", "all", bench.CHANGE_FILE)
     bench.set_one_change(path, True)
-    assert load(change) == {"endpoint_monitoring_metrics": {"ModelLatency": {"threshold": 750}}}
+    assert load(change) == {"endpoint_monitoring_metrics": {"ModelLatency": {"threshold": 750}},
+                            "endpoint_monitoring_drift_checks": ["topic_policy"]}
     bench.set_one_change(path, False)
     assert not os.path.exists(change)
 
@@ -133,7 +134,7 @@ def test_target_checks_compute_the_ratios_of_the_same_run():
     assert checks["one_change_updates_exactly_the_changed_stacks"]["met"] is True
     assert checks["noop_seconds_at_1000"]["met"] is None and checks["noop_peak_memory_at_1000"]["met"] is None
 
-    results = fake_results(n, (11.0, 6.0, 5.5), (9.0, 12.0, 4.5), changed + ["bench-ep-00010"], noop_pages=3)
+    results = fake_results(n, (11.0, 6.0, 5.5), (9.0, 12.0, 4.5), changed + ["bench-ep-00010"], noop_pages=5)
     results["extra"]["systems"]["collection"]["noop"]["hosts"] = n - 1
     checks = bench.target_checks(results, n)
     assert not checks["noop_speedup_vs_per_stack"]["met"]

@@ -464,7 +464,7 @@ def test_error_rate_alarm_is_drawn_as_its_rate_with_hidden_inputs():
     ]
     annotations = widget["properties"]["annotations"]["horizontal"]
     assert [(h["value"], h["fill"]) for h in annotations] == [(5, "above"), (2, "above")]
-    assert annotations[1]["label"] == "Invocation5XXErrors alarm: rate > 2 % of requests"
+    assert annotations[1]["label"] == "Invocation5XXErrors alarm: critical when rate > 2 % of requests"
     assert widget["properties"]["period"] == 60
 
 

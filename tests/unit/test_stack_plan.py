@@ -362,7 +362,7 @@ def test_the_role_template_parses_and_diffs_in_words():
     lines = diff_templates(rendered, parse_template(render_template(stricter)))
     # 50 % per vCPU on 4 vCPUs; the dashboard draws the threshold too
     assert lines[0].startswith("~ alarm sagemaker-monitoring_churn_AllTraffic_CPUUtilization: AlarmDescription "
-                               "CPUUtilization > 80 % ")
+                               "[warning] CPUUtilization > 80 % ")
     assert lines[0].endswith(", Threshold 320 -> 200")
     assert lines[1].startswith("~ dashboard sagemaker-monitoring_churn_us-east-1: DashboardBody: widget ")
     assert len(lines) == 2
