@@ -124,6 +124,10 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=str(e))
             return result
         result["plan_entry"]["host"] = task_vars.get("inventory_hostname")
+        if result.get("spec"):
+            # per production variant, the alarm names to give SageMaker's deployment guardrails
+            result["guardrail_alarms"] = dict((variant, guardrail["alarms"])
+                                              for variant, guardrail in result["spec"]["guardrails"].items())
         if not args["include_spec"]:
             # Every endpoint's result is kept for the whole run, most of them unchanged: the role asks for the spec
             # (several kB) again, by this same code, only for the endpoints that need a change.

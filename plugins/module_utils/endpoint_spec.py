@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import difflib
 import hashlib
 import math
@@ -697,6 +698,14 @@ def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, thresh
     return result
 
 
+def fit_for_guardrails(alarm):
+    """Whether an alarm suits SageMaker's deployment guardrails (AutoRollbackConfiguration of a blue/green or rolling
+    update): a critical alarm on one variant's own metric, fixed threshold. Not an anomaly band (the new fleet has
+    no history to learn from) nor a traffic alarm (traffic moves between fleets by design)."""
+    return (alarm["scope"] == "variant" and alarm["kind"] in ("metric", "math") and alarm["severity"] == "critical"
+            and alarm["metric"] != catalog.TRAFFIC_METRIC)
+
+
 def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_layers=(),
                stack_prefix="sagemaker-monitoring-", ok_actions=False, tags=None,
                variables_prefix=None, unknown_variables=(), endpoint_type="realtime", multi_model=False,
@@ -850,6 +859,11 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     if check.problems:
         raise SpecError(endpoint, check.problems)
 
+    guardrails = collections.OrderedDict(
+        (v["name"], {"output": "GuardrailAlarms" + _logical_suffix(v["name"]),
+                     "alarms": [a["name"] for a in alarms if fit_for_guardrails(a) and a["variant"] == v["name"]]})
+        for v in variants)
+
     all_tags = dict(tags)
     all_tags[MANAGED_BY_TAG] = COLLECTION
     all_tags[ENDPOINT_TAG] = endpoint
@@ -869,6 +883,7 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
         "tags": dict(sorted(all_tags.items())),
         "alarms": alarms,
         "composite": health,
+        "guardrails": guardrails,
         "subscribers": subscribers,
     }
 

@@ -128,4 +128,11 @@ facts_source:
   type: str
   returned: always
 plan_entry: {description: What monitoring_plan compares with what is deployed., type: dict, returned: success}
+guardrail_alarms:
+  description:
+    - Per production variant, the names of its alarms fit for SageMaker's deployment guardrails (the alarms of a
+      blue/green or rolling update's C(AutoRollbackConfiguration)) -- critical, fixed-threshold alarms on the
+      variant's own metrics. The stack's outputs C(GuardrailAlarms<variant>) hold the same names, comma-separated.
+  type: dict
+  returned: when the endpoint's facts are known
 """

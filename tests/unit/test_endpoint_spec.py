@@ -1145,3 +1145,46 @@ def test_template_limits_cover_size_and_resource_count():
     with pytest.raises(SpecError) as error:
         check_template_limits(ENDPOINT, small, "x" * (MAX_TEMPLATE_BODY_BYTES + 1))
     assert error.value.problems[0].startswith("template: the rendered template is")
+
+
+# --------------------------------------------------------------------------------------------- deployment guardrails
+
+def test_each_variant_lists_its_critical_fixed_threshold_alarms_for_deployment_guardrails():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import build_spec
+
+    spec = build_spec("fraud", "us-east-1", variants=[{"name": "blue", "instance_type": "ml.g5.xlarge"},
+                                                       {"name": "green", "instance_type": "ml.g5.xlarge"}],
+                      metric_layers=[("endpoint_monitoring_metrics", {
+                          "ModelLatency": {"anomaly_band": 2}, "CPUUtilization": {"severity": "critical"},
+                          "Invocations": {"enabled": True}})])
+    assert list(spec["guardrails"]) == ["blue", "green"]
+    blue = spec["guardrails"]["blue"]
+    assert blue["output"] == "GuardrailAlarmsblue"
+    assert blue["alarms"] == ["sagemaker-monitoring_fraud_blue_Invocation5XXErrors",
+                              "sagemaker-monitoring_fraud_blue_ModelLatency",
+                              "sagemaker-monitoring_fraud_blue_CPUUtilization"]  # critical by the layer above
+    # not the anomaly band, not the traffic alarm, not a warning, not another variant's
+    assert not [n for n in blue["alarms"] if n.endswith("_anomaly") or "green" in n or "Invocations" in n]
+    assert all(n.replace("_blue_", "_green_") in spec["guardrails"]["green"]["alarms"] for n in blue["alarms"])
+
+
+def test_a_severity_that_is_not_critical_or_warning_is_refused_naming_the_field():
+    from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import SpecError, build_spec
+
+    with pytest.raises(SpecError) as info:
+        build_spec("fraud", "us-east-1", variants=[{"name": "AllTraffic", "instance_type": "ml.m5.xlarge"}],
+                   metric_layers=[("endpoint_monitoring_metrics", {"ModelLatency": {"severity": "page"}})])
+    assert "endpoint_monitoring_metrics.ModelLatency.severity: must be one of critical, warning, got str 'page'" in str(
+        info.value)
+
+
+def test_the_stack_outputs_and_the_prepare_result_list_the_guardrail_alarms_per_variant():
+    import yaml
+
+    from role_support import described, render_template
+
+    prepared = described(variants=["blue", "green"])
+    outputs = yaml.safe_load(render_template(prepared))["Outputs"]
+    for variant in ("blue", "green"):
+        names = prepared["spec"]["guardrails"][variant]["alarms"]
+        assert names and outputs["GuardrailAlarms" + variant]["Value"] == ",".join(names)

@@ -77,12 +77,14 @@ def test_an_endpoint_the_inventory_describes_is_computed_in_the_controller():
     assert result["spec"] == same["spec"] and result["fingerprint"] == same["fingerprint"]
     assert result["usage"] == same["usage"] and result["stack"]["code"] == DIGEST
     assert result["plan_entry"] == dict(same["plan_entry"], host="churn@us-east-1")
+    assert result["guardrail_alarms"] == {"AllTraffic": same["spec"]["guardrails"]["AllTraffic"]["alarms"]}
 
 
 def test_the_spec_is_left_out_unless_asked_for():
     # every endpoint's result is kept for the whole run: the spec only where the role needs it
     result = prepare("churn@us-east-1", DESCRIBED)
     assert "spec" not in result
+    assert result["guardrail_alarms"]["AllTraffic"]  # small, so kept for every endpoint
     same = described("churn", "us-east-1")
     assert (result["fingerprint"], result["usage"], result["stack"]) == (same["fingerprint"], same["usage"],
                                                                          same["stack"])
