@@ -15,8 +15,8 @@ description:
     variables that the C(mlops.sagemaker_monitoring.endpoint_monitoring) role reads
     (C(endpoint_monitoring_*), see below), so that the monitoring follows the endpoints that exist.
   - For each endpoint it calls DescribeEndpoint, DescribeEndpointConfig, DescribeModel (once per model of
-    the region), ListTags, and once per region ListInferenceComponents; every call is retried with a
-    jittered backoff when throttled.
+    the region), ListTags, and once per region ListInferenceComponents; every call is retried as O(aws_config)
+    says (by default like the role's C(endpoint_monitoring_aws_config)).
   - The inventory file is a YAML file whose name ends with C(sagemaker_endpoints.yml) or
     C(sagemaker_endpoints.yaml), for example C(prod.sagemaker_endpoints.yml).
   - "The host name is the endpoint name. When the same endpoint name is found in more than one of the
@@ -101,6 +101,19 @@ options:
         of failing the inventory.
     type: bool
     default: true
+  aws_config:
+    description:
+      - botocore settings of the plugin's AWS clients
+        (U(https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html#botocore.config.Config)),
+        as C(endpoint_monitoring_aws_config) is for the role's calls; given here, it replaces the default whole.
+      - "The default retries each call in botocore's standard retry mode, up to 10 times after the first attempt:
+        throttling, 5xx answers with or without an AWS error code, dropped and reset connections, and connect and
+        read timeouts, each after a jittered exponential backoff."
+      - "A server that answers an API it lacks with HTTP 500 (moto's ListInferenceComponents) is asked 11 times, for
+        about 20 s, before the plugin warns and carries on without inference components;
+        C({retries: {mode: standard, max_attempts: 2}}) asks three times."
+    type: dict
+    default: {retries: {mode: standard, max_attempts: 10}}
   hostname_region_suffix:
     description:
       - V(auto) names a host C(<endpoint>@<region>) only when the endpoint name is found in more than one region;

@@ -24,6 +24,10 @@ description:
     fired.
   - Anomaly-detection alarms are not replayed (their band comes from CloudWatch's model); they are listed
     with a note. So are alarms whose query CloudWatch refuses (an emulator refusing a percentile, say).
+  - "Each call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise (the
+    backtest playbook passes C(endpoint_monitoring_aws_config)): throttling, 5xx answers with or without an error
+    code, dropped connections and timeouts, with a jittered backoff. A query refused for good (a 4xx answer, or a
+    fault that outlasts the retries) leaves its alarms out, with a note."
   - Never changes anything; check mode is the same run.
 options:
   alarms:
@@ -206,6 +210,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import backtest
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cloudwatch_data import metric_data_pages
 
 MAX_DAYS = 455  # CloudWatch keeps hourly datapoints for 455 days
@@ -220,7 +225,8 @@ READ_TIMEOUT = 300  # seconds
 
 
 class ThrottlingRetry(AWSRetry):
-    """Retries on throttling only: a query the service refuses fails at once and its alarms are reported as not
+    """More retries for throttling that outlasts the client's own (botocore's standard mode, which retries every
+    transient fault): a query the service refuses is not asked again, and its alarms are reported as not
     replayed."""
 
     @staticmethod
@@ -268,7 +274,7 @@ class Fetcher:
         # still over days of history).
         self.client = module.client(
             "cloudwatch", retry_decorator=ThrottlingRetry.jittered_backoff(retries=8, delay=1),
-            config={"retries": {"mode": "standard", "max_attempts": 1}, "read_timeout": READ_TIMEOUT})
+            config=client_config(read_timeout=READ_TIMEOUT))
         self.data = {}
         self.refused = {}
         self.calls = 0

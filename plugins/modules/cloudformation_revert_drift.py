@@ -69,6 +69,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import (
     CHANGE_SET_PREFIX,
     change_lines,
@@ -87,7 +88,7 @@ def _waiter_config(timeout):
 class Repair:
     def __init__(self, module):
         self.module = module
-        self.cfn = module.client("cloudformation")
+        self.cfn = module.client("cloudformation", config=client_config())
         self.params = module.params
         self.name = CHANGE_SET_PREFIX + uuid.uuid4().hex[:20]
 

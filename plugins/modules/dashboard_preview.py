@@ -27,6 +27,10 @@ description:
     last O(hours) of GetMetricData and the alarm tiles take their states from DescribeAlarms; a line with no
     data (or whose query the service refuses) is drawn from synthetic data. Synthetic lines are dashed and
     marked C((synthetic)) in the legend.
+  - "Each AWS call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise (the
+    preview playbook passes C(endpoint_monitoring_aws_config)): throttling, 5xx answers with or without an error
+    code, dropped connections and timeouts, with a jittered backoff. Only a query refused for good (a 4xx answer,
+    or a fault that outlasts the retries) is drawn from synthetic data."
   - Anomaly-detection bands are not queried; an approximate band is drawn around the line they belong to.
   - Reports C(changed) only when a file's content changes; in check mode nothing is written. The window of
     O(source=cloudwatch) ends at O(end_time), by default the next multiple of 5 minutes, so runs within
@@ -178,6 +182,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import dashboard_preview as preview
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.cloudwatch_data import metric_data_pages
 
 ALIGN_SECONDS = 300
@@ -190,8 +195,9 @@ THROTTLING_CODES = ("Throttling", "ThrottlingException", "TooManyRequestsExcepti
 
 
 class ThrottlingRetry(AWSRetry):
-    """Retries on throttling only. A query the service refuses (an emulator refusing an expression, say) fails
-    at once, and its lines are drawn from synthetic data instead."""
+    """More retries for throttling that outlasts the client's own (botocore's standard mode, which retries every
+    transient fault). A query the service refuses (an emulator refusing an expression, say) is not asked again,
+    and its lines are drawn from synthetic data instead."""
 
     @staticmethod
     def found(response_code, catch_extra_error_codes=None):
@@ -237,7 +243,7 @@ def fetch_series(module, body, start, end):
         if region not in clients:
             clients[region] = module.client(
                 "cloudwatch", region=region, retry_decorator=ThrottlingRetry.jittered_backoff(retries=8, delay=1),
-                config={"retries": {"mode": "standard", "max_attempts": 1}})
+                config=client_config())
         return clients[region]
 
     def run(request):
@@ -277,7 +283,8 @@ def fetch_states(module, body):
     for name, region in preview.alarm_names(body):
         by_region.setdefault(region or module.region, []).append(name)
     for region, names in sorted(by_region.items()):
-        client = module.client("cloudwatch", region=region, retry_decorator=AWSRetry.jittered_backoff())
+        client = module.client("cloudwatch", region=region, retry_decorator=AWSRetry.jittered_backoff(),
+                               config=client_config())
         for start in range(0, len(names), 100):
             try:
                 pages = client.get_paginator("describe_alarms").paginate(

@@ -22,6 +22,9 @@ description:
     never overwritten. A dashboard that cannot be kept right (refused, or AWS failed) is said in RV(error) and as a
     warning, not as a task failure, since the task runs once for the play and a failure would fail every endpoint.
   - In check mode, reports the changes and writes nothing.
+  - "Each AWS call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise (the
+    role passes C(endpoint_monitoring_aws_config)). PutDashboard is idempotent; a DeleteDashboards whose answer was
+    lost is retried by botocore and meets pages already deleted, which counts as done."
 options:
   name:
     description: Name of the fleet dashboard (of its first page).
@@ -79,8 +82,11 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import (
     DashboardError,
@@ -98,6 +104,9 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.fleet_d
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import live, tags_of
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import short_error
 
+# What CloudWatch answers a DeleteDashboards naming a dashboard that does not exist.
+DASHBOARD_NOT_FOUND = ["ResourceNotFound", "ResourceNotFoundException"]
+
 
 def _body(text):
     try:
@@ -105,6 +114,23 @@ def _body(text):
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def listed_pages(cloudwatch, name, retry):
+    """The deployed pages of the fleet dashboard `name` (NAME, NAME-1, ...)."""
+    listing = retry(cloudwatch.get_paginator("list_dashboards").paginate(DashboardNamePrefix=name).build_full_result)
+    return page_names(name, [d["DashboardName"] for d in listing().get("DashboardEntries", [])])
+
+
+def delete_pages(cloudwatch, name, pages, retry):
+    """Delete these pages. When the answer of a deletion is lost, botocore sends it again, and the second attempt
+    finds the pages gone (ResourceNotFound): the pages still listed are deleted, and when none is, it is done."""
+    try:
+        cloudwatch.delete_dashboards(aws_retry=True, DashboardNames=pages)
+    except is_boto3_error_code(DASHBOARD_NOT_FOUND):
+        left = [page for page in listed_pages(cloudwatch, name, retry) if page in pages]
+        if left:
+            cloudwatch.delete_dashboards(aws_retry=True, DashboardNames=left)
 
 
 def monitored_endpoints(stacks):
@@ -133,16 +159,14 @@ def main():
             drop.append(entry["endpoint"])
 
     retry = AWSRetry.jittered_backoff()
-    cloudwatch = module.client("cloudwatch", retry_decorator=retry)
+    cloudwatch = module.client("cloudwatch", retry_decorator=retry, config=client_config())
     try:
-        names = page_names(name, [d["DashboardName"] for d in retry(
-            cloudwatch.get_paginator("list_dashboards").paginate(DashboardNamePrefix=name).build_full_result)()
-            .get("DashboardEntries", [])])
+        names = listed_pages(cloudwatch, name, retry)
         if not names and not fresh:
             module.exit_json(changed=False, name=name, pages=[], changes=[])
         deployed = dict((page, _body(cloudwatch.get_dashboard(aws_retry=True, DashboardName=page)["DashboardBody"]))
                         for page in names)
-        cfn = module.client("cloudformation")
+        cfn = module.client("cloudformation", config=client_config())
         stacks = retry(cfn.get_paginator("describe_stacks").paginate().build_full_result)().get("Stacks", [])
         monitored = monitored_endpoints(stacks) | set(e for e, _widgets in fresh)
         monitored -= set(drop)
@@ -165,7 +189,7 @@ def main():
             for problem in answer.get("DashboardValidationMessages") or []:
                 module.warn("fleet dashboard %s: CloudWatch says %s" % (page, problem))
         if plan["delete"]:
-            cloudwatch.delete_dashboards(aws_retry=True, DashboardNames=plan["delete"])
+            delete_pages(cloudwatch, name, plan["delete"], retry)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         result.pop("diff", None)
         refuse(module, name, "fleet dashboard %s: failed to write it: %s" % (name, short_error(e)), **dict(

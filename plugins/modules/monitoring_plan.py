@@ -157,6 +157,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import (
     CALLS_PER_ENDPOINT,
     POLICY_READ,
@@ -218,7 +219,7 @@ class Region:
         self.module = module
         self.region = region
         self.calls = calls
-        extra = {"region": region}
+        extra = {"region": region, "config": client_config()}
         if profile:
             extra["profile_name"] = profile
         if endpoint_url:
@@ -459,9 +460,9 @@ class Plan:
         if not checked:
             return
         try:
-            alarms = listings.alarms() if any("alarms" in e["drift_checks"] for e, _ in checked) else {}
+            alarms = listings.alarms() if any("alarms" in e["drift_checks"] for e, _result in checked) else {}
             dashboards = listings.dashboards() if any(
-                "dashboard" in e["drift_checks"] and e["expected"].get("dashboard") for e, _ in checked) else {}
+                "dashboard" in e["drift_checks"] and e["expected"].get("dashboard") for e, _result in checked) else {}
         except AWS_ERRORS as e:
             for entry, _result in checked:
                 self.fail(entry, "could not read its alarms and dashboard in %s to check them: %s"

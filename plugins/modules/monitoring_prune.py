@@ -19,6 +19,9 @@ description:
   - Stacks that cannot be removed safely (another operation is changing them, stuck in a failed state, termination
     protection on) are returned in RV(refused) with why, not in RV(prune).
   - Makes no write call; the monitor_endpoints playbook removes what it returns with M(amazon.aws.cloudformation).
+  - "Each AWS call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise
+    (the monitor_endpoints playbook passes C(endpoint_monitoring_aws_config)): throttling, 5xx answers with or
+    without an error code, dropped connections and timeouts, with a jittered backoff."
 options:
   keep:
     description: Endpoints whose monitoring is kept in any case (usually the endpoints of the current run).
@@ -69,6 +72,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import live
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.sagemaker_facts import (
     list_endpoints,
@@ -82,9 +86,9 @@ def main():
         supports_check_mode=True,
     )
     retry = AWSRetry.jittered_backoff()
-    cfn = module.client("cloudformation")
+    cfn = module.client("cloudformation", config=client_config())
     try:
-        endpoints = [e["EndpointName"] for e in list_endpoints(module.client("sagemaker"))]
+        endpoints = [e["EndpointName"] for e in list_endpoints(module.client("sagemaker", config=client_config()))]
         stacks = live(retry(cfn.get_paginator("describe_stacks").paginate().build_full_result)().get("Stacks", []))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to list the region's endpoints and stacks")

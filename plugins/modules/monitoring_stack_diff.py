@@ -20,6 +20,9 @@ description:
   - Checks the template against CloudFormation's limits (51,200 bytes inline, 500 resources) before any AWS call.
   - Refuses stacks that exist but were not created by this collection (no C(managed-by) tag), stacks that another
     operation is changing, and stacks stuck in a failed state, with a message saying what to do.
+  - "Each AWS call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise
+    (the role passes C(endpoint_monitoring_aws_config)): throttling, 5xx answers with or without an error
+    code, dropped connections and timeouts, with a jittered backoff."
 options:
   endpoint_name:
     description: The SageMaker endpoint the stack monitors (used in messages).
@@ -88,6 +91,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
     SpecError,
     check_template_limits,
@@ -136,7 +140,7 @@ def main():
             module.fail_json(msg=str(e) if isinstance(e, SpecError) else
                              "endpoint %r: the template is neither JSON nor YAML: %s" % (endpoint, e))
 
-    client = module.client("cloudformation", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("cloudformation", retry_decorator=AWSRetry.jittered_backoff(), config=client_config())
     try:
         stack = describe_stack(client, p["stack_name"])
         deployed = None

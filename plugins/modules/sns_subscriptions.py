@@ -16,6 +16,11 @@ description:
   - Subscriptions that are not listed are left alone, unless O(purge=true); then they are removed.
   - Reports subscriptions still waiting for confirmation (email and https subscribers must confirm).
   - Webhook URLs are shown only as scheme and host in results, since they often carry tokens.
+  - "Each AWS call is retried in botocore's standard retry mode, 10 times unless O(aws_config) says otherwise
+    (the role passes C(endpoint_monitoring_aws_config)): throttling, 5xx answers with or without an error
+    code, dropped connections and timeouts, with a jittered backoff."
+  - Subscribe, Unsubscribe and SetSubscriptionAttributes are idempotent in SNS, so a call whose answer was lost
+    and that botocore sends again has the same outcome.
 options:
   topic_arn:
     description:
@@ -104,6 +109,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     PENDING,
     describe_plan,
@@ -146,7 +152,7 @@ def main():
     topic_arn = p["topic_arn"]
     if not topic_arn and not module.check_mode:
         module.fail_json(msg="topic_arn is empty")
-    client = module.client("sns", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("sns", retry_decorator=AWSRetry.jittered_backoff(), config=client_config())
 
     existing = []
     if topic_arn:

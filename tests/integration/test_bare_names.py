@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 import yaml
@@ -84,33 +83,6 @@ class SageMakerProxy(aws_proxy.AwsProxy):
         if self.answer_components and aws_proxy.classify(method, path, headers, body)[2] == "ListInferenceComponents":
             return 200, "OK", [("Content-Type", "application/x-amz-json-1.1")], b'{"InferenceComponents": []}'
         return aws_proxy.AwsProxy._forward(self, method, path, headers, body)
-
-
-class LocalStackProxy(aws_proxy.AwsProxy):
-    """A recording proxy in front of LocalStack that keeps CloudFormation's promise on ClientRequestToken: a
-    CreateStack repeated with the token of one already accepted is answered as that one was. AWS does so, so a
-    CreateStack retried after an answer that came too late creates the stack once and succeeds; LocalStack answers
-    the repeat with AlreadyExistsException instead."""
-
-    def __init__(self, *args, **kwargs):
-        aws_proxy.AwsProxy.__init__(self, *args, **kwargs)
-        self._creates = {}
-        self._creates_lock = threading.Lock()
-
-    def _forward(self, method, path, headers, body):
-        operation, params = aws_proxy.classify(method, path, headers, body)[2::2]
-        token = params.get("ClientRequestToken") if operation == "CreateStack" else None
-        if not token:
-            return aws_proxy.AwsProxy._forward(self, method, path, headers, body)
-        with self._creates_lock:
-            create = self._creates.setdefault(token, {"lock": threading.Lock(), "answer": None})
-        with create["lock"]:
-            if create["answer"] is None:
-                answer = aws_proxy.AwsProxy._forward(self, method, path, headers, body)
-                if answer[0] == 200:
-                    create["answer"] = answer
-                return answer
-            return create["answer"]
 
 
 # -- runs ------------------------------------------------------------------------------------------------------
@@ -181,7 +153,7 @@ def test_names_are_completed_from_sagemaker_and_read_again_only_when_the_endpoin
 
     # First run: moto answers ListInferenceComponents with an HTML 500; botocore retries it as
     # endpoint_monitoring_aws_config says, then the plan warns and takes the endpoints to have none.
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         sagemaker.answer_components = False
         env = split_env(localstack, moto, rest, sagemaker, fact_cache)
         first = run_playbook(localstack, inventory, env=env)
@@ -207,7 +179,7 @@ def test_names_are_completed_from_sagemaker_and_read_again_only_when_the_endpoin
     # Same fact cache, nothing changed in SageMaker: one ListEndpoints, no Describe call, nothing written.
     inventory.groups["fleet"].remove(missing)
     inventory.add("fleet", cpu)  # rewrites hosts.yml
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         again = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert [(c.operation, c.region) for c in sagemaker.snapshot()] == [("ListEndpoints", EAST)], \
             sagemaker.snapshot()
@@ -219,7 +191,7 @@ def test_names_are_completed_from_sagemaker_and_read_again_only_when_the_endpoin
     # The endpoint moves to a GPU instance: SageMaker's LastModifiedTime changes, so its facts are read again
     # (and only its), and the GPU alarms are added to its stack.
     endpoints.recreate("cpu", GPU)
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         moved = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert describes(sagemaker) == sorted((op, EAST) for op in DESCRIBES), sagemaker.snapshot()
         assert [c.params["EndpointName"] for c in sagemaker.snapshot() if c.operation == "DescribeEndpoint"] == [cpu]
@@ -231,7 +203,7 @@ def test_names_are_completed_from_sagemaker_and_read_again_only_when_the_endpoin
     assert GPU_METRICS <= gpu_metrics and "CPUUtilization" in gpu_metrics, gpu_metrics
     assert [v["instance_type"] for v in cached_facts(inventory, env, cpu)["facts"]["variants"]] == [GPU]
 
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         settled = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert describes(sagemaker) == [] and writes(rest) == [], (sagemaker.snapshot(), writes(rest))
     assert settled.rc == 0 and [s for s, _ in settled.summary().values()] == ["unchanged", "unchanged"], \
@@ -246,7 +218,7 @@ def test_the_facts_read_for_a_name_are_those_the_inventory_plugin_reads(localsta
     inventory = bare_inventory(tmp_path)
     inventory.add("fleet", name)
     fact_cache = str(tmp_path / "facts")
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         env = split_env(localstack, moto, rest, sagemaker, fact_cache)
         run = run_playbook(localstack, inventory, env=env)
         assert run.rc == 0, run.output
@@ -274,7 +246,7 @@ def test_one_name_in_two_regions_is_monitored_in_each(localstack, moto, tmp_path
     hosts = dict((region, inventory.add("fleet", "%s@%s" % (name, region))) for region in (EAST, WEST))
     fact_cache = str(tmp_path / "facts")
 
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         env = split_env(localstack, moto, rest, sagemaker, fact_cache)
         first = run_playbook(localstack, inventory, env=env)
         assert describes(sagemaker) == sorted((op, region) for op in DESCRIBES for region in (EAST, WEST))
@@ -292,7 +264,7 @@ def test_one_name_in_two_regions_is_monitored_in_each(localstack, moto, tmp_path
     assert [v["instance_type"] for v in cached_facts(inventory, env, hosts[WEST])["facts"]["variants"]] == [GPU]
     assert [v["instance_type"] for v in cached_facts(inventory, env, hosts[EAST])["facts"]["variants"]] == [CPU]
 
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         again = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert describes(sagemaker) == [] and writes(rest) == [], (sagemaker.snapshot(), writes(rest))
         assert sorted(c.region for c in sagemaker.snapshot()) == sorted([EAST, WEST])  # one ListEndpoints each
@@ -329,7 +301,7 @@ def test_the_region_of_module_defaults_reaches_every_call(localstack, moto, tmp_
     playbook = tmp_path / "monitor.yml"
     playbook.write_text(PLAYBOOK % (group, WEST))
 
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         env = split_env(localstack, moto, rest, sagemaker, str(tmp_path / "facts"))
         for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
             env.pop(key)
@@ -380,7 +352,7 @@ def test_network_faults_on_a_share_of_the_calls_are_retried_and_the_run_converge
     # CreateStack calls come, after its plan's five listings and the lookups of the stacks, whatever their order.)
     faults = dict(fault_rate=0.25, kinds=NETWORK_FAULTS, delay=(READ_TIMEOUT + 2.0, READ_TIMEOUT + 3.0))
 
-    with LocalStackProxy(localstack.url, seed=144, **faults) as rest, \
+    with aws_proxy.AwsProxy(localstack.url, seed=144, **faults) as rest, \
             SageMakerProxy(moto.url, seed=6, **faults) as sagemaker:
         run = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         faulted = rest.faulted() + sagemaker.faulted()
@@ -408,7 +380,7 @@ def test_network_faults_on_a_share_of_the_calls_are_retried_and_the_run_converge
     assert GPU_METRICS <= alarm_metrics(localstack, endpoints.name("net0"))
     assert not alarm_metrics(localstack, endpoints.name("net1")) & GPU_METRICS
 
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         again = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert writes(rest) == [] and describes(sagemaker) == [], (writes(rest), sagemaker.snapshot())
     assert again.rc == 0 and set(s for s, _ in again.summary().values()) == {"unchanged"}, again.output
@@ -430,7 +402,7 @@ def test_a_fault_that_persists_in_one_region_fails_that_regions_endpoints_only(l
     # eu-west-1 answers every call with a bare 503 page: in SageMaker (the plan cannot complete the names) and
     # everywhere else, or everywhere but SageMaker (the plan cannot list the stacks)
     in_west = dict(fault_rate=1.0, kinds=("html503",), fault_filter=lambda call: call.region == WEST)
-    with LocalStackProxy(localstack.url, **in_west) as rest, \
+    with aws_proxy.AwsProxy(localstack.url, **in_west) as rest, \
             SageMakerProxy(moto.url, **(in_west if sagemaker_too else {})) as sagemaker:
         run = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         failing = rest.snapshot() + (sagemaker.snapshot() if sagemaker_too else [])
@@ -451,13 +423,13 @@ def test_a_fault_that_persists_in_one_region_fails_that_regions_endpoints_only(l
         assert stack(localstack, host, WEST) is None
 
     # the fault is gone: the next run puts the west endpoints right and leaves the east ones alone
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         repaired = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert sorted((op, region) for op, region, _stack in writes(rest)) == [("CreateStack", WEST)] * 2, \
             writes(rest)
     assert repaired.rc == 0 and dict((h, s) for h, (s, _) in repaired.summary().items()) == dict(
         (h, "changed" if h in west else "unchanged") for h in placed), repaired.output
-    with LocalStackProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
+    with aws_proxy.AwsProxy(localstack.url) as rest, SageMakerProxy(moto.url) as sagemaker:
         clean = run_playbook(localstack, inventory, env=split_env(localstack, moto, rest, sagemaker, fact_cache))
         assert writes(rest) == [] and describes(sagemaker) == [], (writes(rest), sagemaker.snapshot())
     assert clean.rc == 0 and set(s for s, _ in clean.summary().values()) == {"unchanged"}, clean.output

@@ -61,8 +61,10 @@ def fleet(moto, tmp_path_factory):
             "OutputConfig": {"S3OutputPath": "s3://out/"}}),
     }
     path = tmp_path_factory.mktemp("discovered") / "fleet.sagemaker_endpoints.yml"
+    # moto answers ListInferenceComponents, which it lacks, with HTTP 500: three attempts, not the plugin's eleven.
     path.write_text(yaml.safe_dump({"plugin": "mlops.sagemaker_monitoring.sagemaker_endpoints",
-                                    "regions": [REGION], "name_patterns": [prefix + "-*"]}))
+                                    "regions": [REGION], "name_patterns": [prefix + "-*"],
+                                    "aws_config": {"retries": {"mode": "standard", "max_attempts": 2}}}))
     return names, Path(str(path))
 
 

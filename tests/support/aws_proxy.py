@@ -17,24 +17,35 @@ RPC v2 CBOR request (``/service/S/operation/OP``, the protocol CloudWatch's mode
 the query string.
 
 Faults: whether a call gets one is drawn from the seed and the call's number, so a run's n-th call always
-gets the same decision whatever the threads do; the kinds take turns, so any five faults hold one of each:
+gets the same decision whatever the threads do; the kinds take turns, so any len(kinds) faults in a row hold one
+of each. The default kinds (FAULT_KINDS) are every fault below:
 
     throttle  HTTP 400 Throttling / "Rate exceeded", shaped for the request's protocol (an XML ErrorResponse
               for query protocols, a JSON or CBOR body with ``__type`` and the ``x-amzn-query-error`` header
               for JSON and CBOR ones), as AWS answers when an account's API rate is exceeded
     500       HTTP 500 InternalFailure
     503       HTTP 503 ServiceUnavailable
+    html500   HTTP 500 with a bare HTML page: no AWS error code, no request id (what a load balancer or proxy in
+    html502   front of an AWS endpoint answers when the service behind it fails: 500 Internal Server Error,
+    html503   502 Bad Gateway, 503 Service Temporarily Unavailable, 504 Gateway Timeout)
+    html504
     reset     the connection is reset (TCP RST) after the request was read, without an answer
+    drop      the connection is closed cleanly (TCP FIN) after the request was read, without an answer
+    timeout   the call is FORWARDED, so it takes effect upstream, and its answer is withheld: the proxy holds the
+              connection open without a byte of answer until the client gives up (its read timeout: recorded as
+              ``Call.gave_up``) or ``timeout_hold`` seconds have passed, then closes it. Either way the answer of a
+              call that took effect is lost, the case of a create whose retry meets what it created itself.
     delay     the call is forwarded and answered correctly after a pause (``delay``, 1-2 s by default)
 
-Two more kinds, not drawn unless asked for (``kinds=``): what a load balancer or proxy in front of an AWS endpoint
-answers when the service behind it fails, a bare error page without an AWS error code or request id:
+A faulted call other than ``timeout`` and ``delay`` never reaches the upstream server: like a throttled call on
+AWS, it has no effect there. (A ``delay`` longer than the client's read timeout is a call that reaches the
+server after the client has given up on it and sent it again.) Only loopback addresses are served or forwarded to.
 
-    html500   HTTP 500 with an HTML page (text/html)
-    html503   HTTP 503 with an HTML page (text/html)
-
-A faulted call other than ``delay`` never reaches the upstream server: like a throttled call on AWS, it
-has no effect there. Only loopback addresses are served or forwarded to.
+Client request tokens: a CloudFormation CreateStack, UpdateStack, DeleteStack, CreateChangeSet or ExecuteChangeSet
+that repeats the client token (``ClientRequestToken``, ``ClientToken``) of one already answered with success gets
+that answer again and is not forwarded, as CloudFormation promises for a retried request (LocalStack and moto
+ignore the token and answer a retried create with AlreadyExistsException). ``client_tokens=False`` forwards every
+call as it comes.
 
 AWS's clock on a fast emulator (``StackClock``, for benchmarks on a real clock):
 
@@ -56,6 +67,7 @@ import http.server
 import json
 import random
 import re
+import select
 import socket
 import struct
 import threading
@@ -65,9 +77,14 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 
 HOST = "127.0.0.1"
-FAULT_KINDS = ("throttle", "500", "503", "reset", "delay")
 # Bare error pages: no AWS error code, no request id (what sits in front of a service answers them).
-PAGE_KINDS = {"html500": (500, "Internal Server Error"), "html503": (503, "Service Temporarily Unavailable")}
+PAGE_KINDS = {"html500": (500, "Internal Server Error"), "html502": (502, "Bad Gateway"),
+              "html503": (503, "Service Temporarily Unavailable"), "html504": (504, "Gateway Timeout")}
+FAULT_KINDS = ("throttle", "500", "503") + tuple(sorted(PAGE_KINDS)) + ("reset", "drop", "timeout", "delay")
+# The CloudFormation writes whose client token makes a retry of them idempotent, and the token's parameter.
+TOKEN_OPERATIONS = {"CreateStack": "ClientRequestToken", "UpdateStack": "ClientRequestToken",
+                    "DeleteStack": "ClientRequestToken", "ExecuteChangeSet": "ClientRequestToken",
+                    "CreateChangeSet": "ClientToken"}
 READ_PREFIXES = ("Describe", "Get", "List")
 # Headers that belong to one hop, not to the request or answer itself.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
@@ -142,7 +159,10 @@ class Call:
         self.body = body
         self.fault = fault
         self.delay = delay
-        self.status = None  # the status the client got; None for a reset or a failed forward
+        self.status = None  # the status the client got; None when it got no answer (reset, drop, timeout)
+        self.upstream_status = None  # the status upstream answered a forwarded call (a timeout's too)
+        self.gave_up = None  # whether the client closed the connection before it had its answer (None: not seen)
+        self.replayed = False  # answered with the answer of an earlier call of the same client request token
         self.time = time.time()
         self.response_bytes = 0  # size of the answer's body
         self.items = None  # items in the answer of a listing (ITEM_KEYS), else None
@@ -284,6 +304,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        if call.fault == "drop":
+            # An orderly close: the server's shutdown sends FIN, and the client reads the end of the stream where
+            # its answer should be.
+            self.close_connection = True
+            return
         if call.fault in ERRORS:
             status, headers, data = error_response(call.fault, call, self.headers)
             self._answer(call, status, headers.items(), data)
@@ -309,13 +334,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if call.fault == "delay":
             time.sleep(call.delay)
         try:
-            status, reason, headers, data = proxy._forward(self.command, self.path, self.headers, body)
+            status, reason, headers, data = proxy._send(call, self.command, self.path, self.headers, body)
         except (OSError, http.client.HTTPException) as e:
+            if call.fault == "timeout":
+                self._withhold(call, proxy.timeout_hold)
+                return
             self._answer(call, 502, [("Content-Type", "text/plain")], ("upstream failed: %s" % e).encode())
             return
-        if clock is not None:
+        call.upstream_status = status
+        if clock is not None and not call.replayed:
             data = clock.after_answer(call, status, data)
+        if call.fault == "timeout":
+            self._withhold(call, proxy.timeout_hold)
+            return
         self._answer(call, status, headers, data, reason)
+
+    def _withhold(self, call, hold):
+        """Keep the connection open without answering until the client closes it or `hold` seconds pass; then close
+        it. Records whether the client gave up first."""
+        deadline = time.time() + hold
+        gave_up = False
+        while not gave_up:
+            remaining = deadline - time.time()
+            if remaining <= 0 or not select.select([self.connection], [], [], remaining)[0]:
+                break
+            try:
+                gave_up = self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:  # reset by the client
+                gave_up = True
+            if not gave_up:
+                break  # the client sent more on this connection: not a client waiting for this answer
+        call.gave_up = gave_up
+        self.close_connection = True
 
     def _answer(self, call, status, headers, data, reason=None):
         call.status = status
@@ -327,9 +377,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD" and data:
-            self.wfile.write(data)
+        try:
+            self.end_headers()
+            if self.command != "HEAD" and data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up first (its read timeout)
+            call.status = None
+            call.gave_up = True
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -342,21 +397,23 @@ class _Server(http.server.ThreadingHTTPServer):
 class AwsProxy:
     """Forward everything to ``upstream`` (an http://127.0.0.1:PORT URL), record it, inject faults.
 
-    fault_rate: share of calls that get a fault (0 to 1). kinds: which faults, drawn evenly.
+    fault_rate: share of calls that get a fault (0 to 1). kinds: which faults, taking turns.
     seed: makes the decisions repeatable. delay: (min, max) seconds of a ``delay`` fault.
+    timeout_hold: at most how long a ``timeout`` fault holds the answer back (set it past the client's read timeout
+    for the client to time out; a client that waits longer sees the connection closed without an answer).
     fault_filter: optional predicate on a Call; calls it rejects are never faulted.
     max_seconds: the proxy stops by itself after this long, whatever happens to the test.
     stack_clock: a StackClock: stack operations take AWS's time, alarm writes are held to a per-region rate.
+    client_tokens: answer a CloudFormation write that repeats an answered ClientRequestToken as CloudFormation does.
     """
 
-    def __init__(self, upstream, fault_rate=0.0, kinds=FAULT_KINDS, seed=0, delay=(1.0, 2.0),
-                 fault_filter=None, max_seconds=1800, upstream_timeout=120, stack_clock=None):
+    def __init__(self, upstream, fault_rate=0.0, kinds=FAULT_KINDS, seed=0, delay=(1.0, 2.0), timeout_hold=5.0,
+                 fault_filter=None, max_seconds=1800, upstream_timeout=120, stack_clock=None, client_tokens=True):
         split = urllib.parse.urlsplit(upstream)
         if split.scheme != "http" or split.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the proxy forwards only to a loopback http URL, not %r" % upstream)
-        unknown = set(kinds) - set(FAULT_KINDS) - set(PAGE_KINDS)
-        if unknown or not kinds:
-            raise ValueError("fault kinds must be some of %s" % ", ".join(FAULT_KINDS + tuple(PAGE_KINDS)))
+        if set(kinds) - set(FAULT_KINDS) or not kinds:
+            raise ValueError("fault kinds must be some of %s" % ", ".join(FAULT_KINDS))
         if not 0 <= fault_rate <= 1:
             raise ValueError("fault_rate is a share between 0 and 1")
         self.upstream = upstream
@@ -366,10 +423,13 @@ class AwsProxy:
         self.kinds = tuple(kinds)
         self.seed = seed
         self.delay = delay
+        self.timeout_hold = timeout_hold
         self.fault_filter = fault_filter
         self.max_seconds = max_seconds
         self.upstream_timeout = upstream_timeout
         self.stack_clock = stack_clock
+        self.client_tokens = client_tokens
+        self._answered_tokens = {}  # (region, operation, token) -> {"lock", "answer"}
         self.calls = []
         self._counter = 0
         self._faults = 0
@@ -448,7 +508,7 @@ class AwsProxy:
         draw = random.Random("%s:%d" % (self.seed, index))
         if draw.random() >= self.fault_rate:
             return None, 0.0
-        # The kinds take turns (from a point the seed picks), so that any five faults hold one of each.
+        # The kinds take turns (from a point the seed picks), so that any len(kinds) faults hold one of each.
         kind = self.kinds[(self._first_kind + self._faults) % len(self.kinds)]
         self._faults += 1
         return kind, (draw.uniform(*self.delay) if kind == "delay" else 0.0)
@@ -462,6 +522,24 @@ class AwsProxy:
             call.fault, call.delay = self._decide(index, call)
             self.calls.append(call)
         return call
+
+    def _send(self, call, method, path, headers, body):
+        """Forward the call upstream: (status, reason, headers, data). A CloudFormation write repeating the client
+        request token of one already answered with success gets that answer, and is not forwarded again."""
+        token = (call.params or {}).get(TOKEN_OPERATIONS.get(call.operation, "-"))
+        if not (self.client_tokens and token and call.service == "cloudformation"):
+            return self._forward(method, path, headers, body)
+        key = (call.region, call.operation, token)
+        with self._lock:
+            request = self._answered_tokens.setdefault(key, {"lock": threading.Lock(), "answer": None})
+        with request["lock"]:  # a retry that comes while the first is still upstream waits for its answer
+            if request["answer"] is not None:
+                call.replayed = True
+                return request["answer"]
+            answer = self._forward(method, path, headers, body)
+            if answer[0] == 200:
+                request["answer"] = answer
+            return answer
 
     def _forward(self, method, path, headers, body):
         connection = http.client.HTTPConnection(self._upstream_host, self._upstream_port,

@@ -9,7 +9,7 @@ import time
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 
@@ -95,7 +95,7 @@ def test_server_errors(moto_url, kind, status, code, service):
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
 
 
-@pytest.mark.parametrize("kind, status", [("html500", 500), ("html503", 503)])
+@pytest.mark.parametrize("kind, status", [("html500", 500), ("html502", 502), ("html503", 503), ("html504", 504)])
 @pytest.mark.parametrize("service", ["cloudformation", "cloudwatch", "sagemaker", "sns"])
 def test_bare_error_pages_have_no_aws_error_code_and_standard_retries_get_through(moto_url, kind, status, service):
     calls = {"cloudformation": lambda c: c.describe_stacks(), "cloudwatch": lambda c: c.describe_alarms(),
@@ -129,6 +129,113 @@ def test_reset_closes_the_connection_without_an_answer(moto_url):
         with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
             client("cloudformation", proxy.url).describe_stacks()
         assert proxy.snapshot()[0].status is None and proxy.snapshot()[0].fault == "reset"
+
+
+def raw_request(url, operation="ListTopics"):
+    """Send one SNS query request on a plain socket and read what comes back: (bytes read, error)."""
+    port = int(url.rsplit(":", 1)[1])
+    body = ("Action=%s&Version=2010-03-31" % operation).encode()
+    head = ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/sns/aws4_request, x\r\n"
+            "Content-Length: %d\r\n\r\n" % len(body)).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head + body)
+        try:
+            return connection.recv(65536), None
+        except OSError as e:
+            return None, e
+
+
+def topic_names(moto_url):
+    return [t["TopicArn"].rsplit(":", 1)[-1] for t in client("sns", moto_url).list_topics()["Topics"]]
+
+
+def test_drop_closes_cleanly_and_reset_abortively_both_without_an_answer_or_effect(moto_url):
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=["drop"]) as proxy:
+        assert raw_request(proxy.url) == (b"", None)  # FIN: the end of the stream where the answer should be
+        with pytest.raises(ConnectionClosedError):
+            client("sns", proxy.url).create_topic(Name="dropped-topic")
+        assert [(c.fault, c.status) for c in proxy.snapshot()] == [("drop", None)] * 3  # the SDK tried twice
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=["reset"]) as proxy:
+        data, error = raw_request(proxy.url)
+        assert data is None and isinstance(error, ConnectionResetError)  # RST
+    assert "dropped-topic" not in topic_names(moto_url)
+
+
+def wait_for(predicate, seconds=10):
+    """Wait until the proxy's handler thread has recorded what it saw (it may finish after the client)."""
+    deadline = time.time() + seconds
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_timeout_forwards_the_call_then_withholds_the_answer_until_the_client_gives_up(moto_url):
+    impatient = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=1)
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=["timeout"], timeout_hold=30) as proxy:
+        start = time.time()
+        with pytest.raises(ReadTimeoutError):
+            client("sns", proxy.url, impatient).create_topic(Name="timed-out-topic")
+        assert time.time() - start < 10  # the client's read timeout ended it, not the proxy's hold
+        (call,) = proxy.snapshot()
+        assert wait_for(lambda: call.gave_up is not None) and call.gave_up is True
+        assert (call.fault, call.status, call.upstream_status) == ("timeout", None, 200)
+    assert "timed-out-topic" in topic_names(moto_url)  # forwarded: the call took effect, its answer was lost
+
+    # a client that waits longer than the hold sees the connection closed without an answer
+    patient = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30)
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=["timeout"], timeout_hold=0.5) as proxy:
+        with pytest.raises(ConnectionClosedError):
+            client("sns", proxy.url, patient).create_topic(Name="held-topic")
+        assert proxy.snapshot()[0].gave_up is False
+    assert "held-topic" in topic_names(moto_url)
+
+
+TOPIC_STACK = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+@pytest.mark.parametrize("client_tokens", [True, False], ids=["aws-promise", "emulator-alone"])
+def test_a_create_whose_answer_was_lost_is_retried_with_its_token(moto_url, client_tokens):
+    """botocore sends the very request again after a read timeout, ClientRequestToken and all. CloudFormation
+    answers a repeated token as it answered the first request (the proxy keeps that promise for the emulator):
+    the create succeeds, once. The emulator alone meets its own stack: AlreadyExistsException."""
+    name = "lost-answer-%s" % client_tokens
+    retrying = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=1)
+    first_create = lambda call: call.operation == "CreateStack" and call.index == 1  # noqa: E731
+    with aws_proxy.AwsProxy(moto_url, fault_rate=1.0, kinds=["timeout"], fault_filter=first_create,
+                            client_tokens=client_tokens) as proxy:
+        cfn = client("cloudformation", proxy.url, retrying)
+        create = dict(StackName=name, TemplateBody=TOPIC_STACK, ClientRequestToken="token-%s" % name)
+        if client_tokens:
+            stack_id = cfn.create_stack(**create)["StackId"]
+        else:
+            with pytest.raises(ClientError) as raised:
+                cfn.create_stack(**create)
+            assert raised.value.response["Error"]["Code"] == "AlreadyExistsException"
+        first, retry = [c for c in proxy.snapshot() if c.operation == "CreateStack"]
+        assert (first.fault, first.upstream_status, first.status) == ("timeout", 200, None)
+        assert retry.body == first.body and retry.replayed is client_tokens
+    stacks = [s for s in client("cloudformation", moto_url).describe_stacks()["Stacks"] if s["StackName"] == name]
+    assert len(stacks) == 1
+    if client_tokens:
+        assert stacks[0]["StackId"] == stack_id
+
+
+def test_default_kinds_are_every_fault_and_take_turns_from_a_seeded_start():
+    assert set(aws_proxy.FAULT_KINDS) == {"throttle", "500", "503", "html500", "html502", "html503", "html504",
+                                          "reset", "drop", "timeout", "delay"}
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/sns/aws4_request, x"}
+
+    def decisions(seed):
+        proxy = aws_proxy.AwsProxy("http://127.0.0.1:1", fault_rate=0.2, seed=seed)
+        return [proxy._record("POST", "/", headers, b"Action=ListTopics").fault for _ in range(400)]
+
+    faults = [kind for kind in decisions(5) if kind]
+    assert 50 < len(faults) < 110
+    width = len(aws_proxy.FAULT_KINDS)
+    for start in range(len(faults) - width + 1):
+        assert sorted(faults[start:start + width]) == sorted(aws_proxy.FAULT_KINDS), start
+    assert decisions(5) == decisions(5) and decisions(5) != decisions(6)
 
 
 def test_delay_answers_correctly_after_a_pause(moto_url):
@@ -169,6 +276,7 @@ def test_refuses_other_than_loopback():
 # ------------------------------------------------------------------------------- answers' items, AWS's clock
 # moto's CloudFormation warns that it does not create AWS::CloudWatch::Alarm resources: the clock only counts them.
 MOTO_ALARM_WARNING = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
+
 
 def alarm(name, threshold=1):
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
@@ -240,7 +348,8 @@ def test_alarm_writes_of_a_template_count_new_and_changed_alarms_only():
     changed = aws_proxy.template_resources(template("t", alarms=4, threshold=2))
     assert aws_proxy.alarms_written(changed, first) == 2  # Alarm0's threshold, new Alarm3
     assert aws_proxy.alarms_written(changed, None) == 4  # previous template unknown: all of them
-    yaml_body = ("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Health:\n    Type: AWS::CloudWatch::CompositeAlarm\n"
+    yaml_body = ("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+                 "  Health:\n    Type: AWS::CloudWatch::CompositeAlarm\n"
                  "    Properties:\n      AlarmRule: !Sub 'ALARM(${Topic})'\n      AlarmActions: [!Ref Topic]\n")
     assert aws_proxy.alarms_written(aws_proxy.template_resources(yaml_body)) == 1
 
@@ -259,7 +368,7 @@ def test_stack_clock_holds_a_stack_in_progress_until_aws_would_have_finished_it(
         assert [s["StackStatus"] for s in listed] == ["CREATE_IN_PROGRESS"]
         events = cfn.describe_stack_events(StackName="clock-hold")["StackEvents"]
         assert events and not [e for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"
-                                and e["ResourceStatus"] == "CREATE_COMPLETE"]
+                               and e["ResourceStatus"] == "CREATE_COMPLETE"]
         assert stack_clock.operations[0]["reported_complete"] is None
         clock.advance(1.5)
         stack = cfn.describe_stacks(StackName="clock-hold")["Stacks"][0]
