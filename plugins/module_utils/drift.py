@@ -28,7 +28,8 @@ import json
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import ACCOUNT_PLACEHOLDER
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import fingerprint
 
-# The stack's topic in an alarm's actions: its ARN is known only once the stack exists.
+# The stack's topic in an alarm's actions: its ARN is known only once the stack exists. A topic the user gives
+# (topic_mode existing) is its own ARN on both sides.
 TOPIC = "(the endpoint's topic)"
 ACCOUNT_ID_LENGTH = 12  # every AWS account id has 12 digits
 DESCRIPTION_LIMIT = 1024  # the template cuts an alarm's description to CloudWatch's limit
@@ -113,7 +114,7 @@ def wanted_alarms(spec):
     """{name: normal form} of the alarms the endpoint's stack holds, as the stack template writes them."""
     wanted = {}
     for alarm in spec["alarms"]:
-        actions = [TOPIC] if alarm["actions"] else []
+        actions = [_target(alarm)] if alarm["actions"] else []
         normal = {
             "AlarmDescription": alarm["description"][:DESCRIPTION_LIMIT],
             "ActionsEnabled": True,
@@ -138,12 +139,17 @@ def wanted_alarms(spec):
         wanted[alarm["name"]] = normal
     composite = spec.get("composite")
     if composite:
-        actions = [TOPIC] if composite["actions"] else []
+        actions = [_target(composite)] if composite["actions"] else []
         wanted[composite["name"]] = {
             "AlarmDescription": composite["description"], "AlarmRule": composite["rule"], "ActionsEnabled": True,
             "AlarmActions": actions, "OKActions": actions if spec.get("ok_actions") else [],
             "InsufficientDataActions": []}
     return wanted
+
+
+def _target(alarm):
+    """What an alarm's actions notify in normal form: the topic of its severity the user gave, or the stack's own."""
+    return alarm.get("topic") or TOPIC
 
 
 def alarm_digest(normal):
@@ -298,6 +304,40 @@ def _is_open(statement):
     if isinstance(principal, dict):
         aws = principal.get("AWS")
         return statement.get("Effect") == "Allow" and (aws == "*" or (isinstance(aws, list) and "*" in aws))
+    return False
+
+
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+PUBLISH_ACTIONS = ("sns:Publish", "sns:*", "*")
+
+
+def cloudwatch_may_publish(policy_text):
+    """Whether a topic's policy (GetTopicAttributes' Policy) lets CloudWatch alarms publish to it: an Allow
+    statement for sns:Publish whose principal is the service cloudwatch.amazonaws.com or anyone (*). A condition
+    on the statement is taken as the owner meant it (such as the alarms of their own account)."""
+    try:
+        policy = json.loads(policy_text or "")
+    except ValueError:
+        return False
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements or []:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if not any(isinstance(a, str) and a.lower() in [p.lower() for p in PUBLISH_ACTIONS] for a in actions):
+            continue
+        principal = statement.get("Principal")
+        if principal == "*":
+            return True
+        if isinstance(principal, dict):
+            for key in ("Service", "AWS"):
+                value = principal.get(key)
+                values = value if isinstance(value, list) else [value]
+                if "*" in values or (key == "Service" and CLOUDWATCH_PRINCIPAL in values):
+                    return True
     return False
 
 

@@ -79,7 +79,8 @@ def spec_from_settings(settings, facts=None, unknown=()):
             inference_components=value["inference_components"],
             instance_type=settings.get(PREFIX + "instance_type") or None,
             composite=settings[PREFIX + "composite"], notify=settings[PREFIX + "notify"],
-            allow_unlisted_region=bool(settings.get(PREFIX + "allow_unlisted_region")))
+            allow_unlisted_region=bool(settings.get(PREFIX + "allow_unlisted_region")),
+            topic_mode=settings.get(PREFIX + "topic_mode", "per_endpoint"), topic_arns=settings.get(PREFIX + "topic_arns"))
     except SpecError as e:
         spec, problems = None, list(e.problems)
     problems.extend("%s: %s" % p for p in stack_setting_problems(settings))
@@ -336,6 +337,9 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
         "fingerprint": fingerprint_value,
         "subscribers": [{"protocol": s["protocol"], "endpoint": s["endpoint"]}
                         for s in (spec or {}).get("subscribers") or []],
+        "topic_mode": (spec or {}).get("topic_mode") or "per_endpoint",
+        # The user's topics the alarms notify (existing mode): the plan checks them before any write.
+        "topic_arns": (spec or {}).get("topic_arns") or {},
     }
     if settings[PREFIX + "state"] == "present":
         entry.update(settings=settings, code=code_digest, facts=facts, expected=expected,

@@ -54,6 +54,10 @@ SUBSCRIBER_KEYS = ("protocol", "endpoint", "raw_message_delivery")
 VARIANT_KEYS = ("name", "instance_type", "instance_count", "vcpus", "gpus", "serverless")
 SERVERLESS_KEYS = ("memory_size_mb", "max_concurrency", "provisioned_concurrency")
 NOTIFY_CHOICES = ("alarms", "composite", "both")
+# Where the alarms' actions go: the endpoint stack's own topic, or topics the user gives per severity (which the
+# collection reads but never changes, nor their subscriptions).
+TOPIC_MODES = ("per_endpoint", "existing")
+TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}\Z")
 # CloudWatch: at most 100 children in a composite alarm's rule, a rule of at most 10,240 characters.
 MAX_COMPOSITE_CHILDREN = 100
 MAX_ALARM_RULE = 10240
@@ -374,7 +378,8 @@ def spec_names(spec, dashboard=True):
     names = [("alarm", a["name"]) for a in spec["alarms"]]
     if spec.get("composite"):
         names.append(("alarm", spec["composite"]["name"]))
-    names.append(("topic", spec["topic_name"]))
+    if spec.get("topic_name"):
+        names.append(("topic", spec["topic_name"]))
     if dashboard:
         names.append(("dashboard", spec["dashboard_name"]))
     return names
@@ -608,6 +613,57 @@ def _metric_query(query_id, metric, dimensions, period, stat, return_data=False)
                            "Period": period, "Stat": stat}}
 
 
+def _check_topic_mode(check, topic_mode, topic_arns, region, subscribers):
+    """{severity: topic ARN} the alarms notify in existing mode ({} in per_endpoint mode, where they notify the
+    stack's own topic). region: the endpoint's, which the topics must be in (None: not known)."""
+    if topic_mode not in TOPIC_MODES:
+        check.add("endpoint_monitoring_topic_mode", "must be one of %s, got %s"
+                  % (", ".join(TOPIC_MODES), _describe(topic_mode)))
+        return {}
+    topic_arns = topic_arns or {}
+    field = "endpoint_monitoring_topic_arns"
+    if not isinstance(topic_arns, dict):
+        check.add(field, "must be a mapping of severity (%s) to SNS topic ARN, got %s"
+                  % (", ".join(catalog.SEVERITIES), _describe(topic_arns)))
+        return {}
+    if topic_mode == "per_endpoint":
+        if topic_arns:
+            check.add(field, "is only for topic_mode existing; with topic_mode per_endpoint the alarms notify the "
+                      "endpoint's own topic (remove it, or set endpoint_monitoring_topic_mode: existing)")
+        return {}
+    for key in topic_arns:
+        if key not in catalog.SEVERITIES:
+            check.add("%s.%s" % (field, key), "unknown severity %r%s; the severities are %s"
+                      % (key, _suggest(key, catalog.SEVERITIES), ", ".join(catalog.SEVERITIES)))
+    partition = _partition_of(region) if region else None
+    for severity in catalog.SEVERITIES:
+        where = "%s.%s" % (field, severity)
+        arn = topic_arns.get(severity)
+        match = TOPIC_ARN.match(arn) if isinstance(arn, str) else None
+        if arn is None:
+            check.add(where, "is required with topic_mode existing: the SNS topic ARN the %s alarms notify" % severity)
+        elif not match:
+            check.add(where, "%s is not a standard SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME; CloudWatch cannot "
+                      "notify a FIFO topic)" % _describe(arn))
+        elif region and (match.group(2) != region or match.group(1) != partition):
+            check.add(where, "%s is not in the endpoint's region %s (partition %s): CloudWatch notifies topics of its "
+                      "own region only" % (arn, region, partition))
+    if subscribers:
+        check.add("endpoint_monitoring_subscribers", "with topic_mode existing the collection never changes the "
+                  "subscriptions of your topics: subscribe to them yourself and remove endpoint_monitoring_subscribers "
+                  "(and the group's and the endpoint's)")
+    return dict((severity, topic_arns.get(severity)) for severity in catalog.SEVERITIES)
+
+
+def _partition_of(region):
+    """The partition of a region, as its name tells (cn-..., us-gov-..., us-iso-...; the others are aws)."""
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"),
+                              ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f")):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 def _make_alarms(endpoint, metric, values, scope, scope_name, dimensions, threshold, actions):
     """One alarm (and its anomaly-band sibling if asked for) for a metric in one scope."""
     units = "" if values["raw"] else catalog.SCALE_UNITS.get(metric.scale, "")
@@ -710,13 +766,15 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                stack_prefix="sagemaker-monitoring-", ok_actions=False, tags=None,
                variables_prefix=None, unknown_variables=(), endpoint_type="realtime", multi_model=False,
                inference_components=None, instance_type=None, composite=True, notify="alarms",
-               allow_unlisted_region=False):
+               allow_unlisted_region=False, topic_mode="per_endpoint", topic_arns=None):
     """Validate and merge one endpoint's settings.
 
     metric_layers / subscriber_layers: sequences of (variable_name, value), lowest precedence first.
     variants: names, or mappings with name, instance_type, instance_count, vcpus, gpus, serverless.
     unknown_variables: variable names with the role's prefix that the role does not know (misspellings).
     allow_unlisted_region: accept a region name botocore's partition data does not list (a region newer than it).
+    topic_mode: per_endpoint (the alarms notify the stack's own topic) or existing (topic_arns: {severity: ARN},
+    topics the user owns; the stack then holds no topic and the subscribers must be none).
     Raises SpecError naming the endpoint and every bad field.
     """
     check = _Checker()
@@ -787,6 +845,9 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                 seen.add(key)
                 subscribers.append(sub)
 
+    # (a region refused above is not compared with the topics' again)
+    targets = _check_topic_mode(check, topic_mode, topic_arns, None if region_wrong else region, subscribers)
+
     profile = {"type": endpoint_type, "multi_model": multi_model, "inference_components": components}
     child_actions = notify in ("alarms", "both")
     for variant in variants:
@@ -831,6 +892,10 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
             dims = _dimensions(metric, endpoint, variant=scope_name, component=scope_name)
             alarms.extend(_make_alarms(endpoint, metric, values, scope, scope_name, dims, threshold, child_actions))
 
+    # Each alarm's actions: the topic of its severity (None: the stack's own topic).
+    for alarm in alarms:
+        alarm["topic"] = targets.get(alarm["severity"])
+
     health = None
     if composite and alarms:
         if len(alarms) > MAX_COMPOSITE_CHILDREN:
@@ -842,7 +907,7 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
                       % (len(rule), MAX_ALARM_RULE))
         health = {"name": resource_name(endpoint, HEALTH_SUFFIX), "logical_id": "HealthAlarm", "rule": rule,
                   "children": [a["name"] for a in alarms], "actions": notify in ("composite", "both"),
-                  "severity": HEALTH_SEVERITY,
+                  "severity": HEALTH_SEVERITY, "topic": targets.get(HEALTH_SEVERITY),
                   "description": "[%s] Any alarm of SageMaker endpoint %s is in ALARM. Subscribe here for one "
                                  "signal per endpoint; the dashboard shows which alarm it is."
                                  % (HEALTH_SEVERITY, endpoint)}
@@ -877,7 +942,9 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
         "endpoint_metrics": endpoint_metrics,
         "components": [{"name": c, "metrics": component_metrics} for c in components],
         "stack_name": stack_name,
-        "topic_name": topic_name(endpoint),
+        "topic_mode": topic_mode,
+        "topic_arns": targets,
+        "topic_name": topic_name(endpoint) if topic_mode == "per_endpoint" else None,
         "dashboard_name": dashboard_name(endpoint, region),
         "ok_actions": ok_actions,
         "tags": dict(sorted(all_tags.items())),

@@ -34,6 +34,8 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscri
 
 FINGERPRINT_OUTPUT = "MonitoringFingerprint"
 TOPIC_OUTPUT = "TopicArn"
+# The stack's former topic, kept after a switch to topic_mode existing: no alarm notifies it.
+RETIRED_TOPIC_OUTPUT = "RetiredTopicArn"
 # States in which the stack holds what its last operation applied.
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 BUSY_SUFFIX = "_IN_PROGRESS"
@@ -124,7 +126,7 @@ def nothing_to_do(outputs=None):
     refused before its listing is compared (status failed) carries."""
     return {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs or {},
             "protection_change": False, "subscriptions_change": False, "pending_confirmation": [],
-            "confirmations_asked": 0}
+            "confirmations_asked": 0, "retired_topic": ""}
 
 
 def plan_endpoint(entry, stack, subscriptions_by_topic):
@@ -136,7 +138,8 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
 
     Returns status (unchanged, changed or failed), action (create, recreate, update, protect, delete or none: what
     the stack needs; protect is a termination-protection change alone), changes (lines in words), outputs,
-    protection_change, subscriptions_change, and error when failed."""
+    protection_change, subscriptions_change, retired_topic (the stack's topic its template keeps though no alarm
+    notifies it), and error when failed."""
     name = entry["stack_name"]
     result = nothing_to_do(outputs_of(stack))
     if stack is None and entry["state"] == "absent":
@@ -173,7 +176,12 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
             if result["action"] == "none":
                 result["action"] = "protect"
 
-    topic = result["outputs"].get(TOPIC_OUTPUT)
+    own_topic = result["outputs"].get(TOPIC_OUTPUT) or result["outputs"].get(RETIRED_TOPIC_OUTPUT)
+    per_endpoint = entry.get("topic_mode", "per_endpoint") == "per_endpoint"
+    if own_topic and not per_endpoint:
+        _retire_topic(result, own_topic, subscriptions_by_topic.get(own_topic, []), entry)
+    # The subscribers are the stack's own topic's only in per_endpoint mode (a retired topic taken back included).
+    topic = own_topic if per_endpoint else None
     existing = subscriptions_by_topic.get(topic, []) if topic else []
     subscriptions = plan_subscriptions(existing, entry.get("subscribers") or [],
                                        purge=bool(entry.get("purge_subscriptions")))
@@ -186,6 +194,40 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     if result["changes"]:
         result["status"] = "changed"
     return result
+
+
+def needs_own_topic_subscriptions(entry, stack):
+    """Whether the plan of an endpoint needs its region's subscriptions: it has subscribers to keep or purge (a
+    retired topic's included), or its topic mode retires its stack's topic in this run (its subscriptions are
+    counted). A topic retired and kept by an earlier run needs no listing."""
+    if entry["state"] != "present":
+        return False
+    if entry.get("subscribers") or entry.get("purge_subscriptions"):
+        return True
+    return entry.get("topic_mode", "per_endpoint") != "per_endpoint" and bool(outputs_of(stack).get(TOPIC_OUTPUT))
+
+
+def _retire_topic(result, topic_arn, subscriptions, entry):
+    """The stack's own topic, which no alarm notifies in the endpoint's topic mode: kept with its subscriptions
+    (result retired_topic, for the template) unless endpoint_monitoring_purge_subscriptions is on, in which case the
+    stack update deletes it and them. Either is said: nothing is retired unannounced."""
+    name = topic_arn.rsplit(":", 1)[-1]
+    count = len(subscriptions)
+    held = "%d subscription%s" % (count, "" if count == 1 else "s")
+    if entry.get("purge_subscriptions"):
+        shown = ", ".join(sorted("%s %s" % (s.get("Protocol"), s.get("Endpoint")) for s in subscriptions))
+        line = ("- topic %s and its %s%s: no alarm notifies it (topic_mode %s; endpoint_monitoring_purge_subscriptions "
+                "is on)" % (name, held, " (%s)" % shown if shown else "", entry["topic_mode"]))
+        if result["action"] in ("none", "protect"):
+            result["action"] = "update"
+    else:
+        result["retired_topic"] = topic_arn
+        if not result["outputs"].get(TOPIC_OUTPUT):
+            return  # retired and kept by an earlier run, which said so
+        line = ("~ topic %s is retired: no alarm notifies it; kept with its %s (endpoint_monitoring_purge_subscriptions: "
+                "true removes it and them)" % (name, held))
+    result["changes"].append(line)
+    result["topic_retirement"] = [line]  # said on every run that does it, not only in --diff
 
 
 def _run_names(entry):

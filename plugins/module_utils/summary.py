@@ -37,6 +37,7 @@ def summarize(results):
         lines.append("%-10s %s: %s (%s)" % (status.upper() if status == "not run" else status, name,
                                             result.get("stack_name", ""), detail))
         lines.extend("           %s" % line for line in result.get("drift") or [])
+        lines.extend("           %s" % line for line in result.get("topic_retirement") or [])
     lines.append("endpoints: %d; %s" % (len(results), ", ".join(
         "%s %d" % (s, counts[s]) for s in STATUSES if counts.get(s))))
     return lines
@@ -124,6 +125,8 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
                   "changes": list(plan.get("changes") or []), "check_mode": bool(check_mode)}
         if plan.get("drift"):
             result["drift"] = list(plan["drift"])
+        if plan.get("topic_retirement"):
+            result["topic_retirement"] = list(plan["topic_retirement"])
         if not prepared:
             result["status"] = "not run"
         elif host not in active or prepared.get("failed") or plan.get("status") == "failed":

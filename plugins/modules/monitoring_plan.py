@@ -25,6 +25,11 @@ description:
     changing are refused; a stack left in C(ROLLBACK_COMPLETE) by a failed creation is created again; stacks
     stuck in a failed state are refused with the command that repairs them; a stack tagged as another endpoint's is
     refused.
+  - For an endpoint in topic mode C(existing) whose stack is to be written, each topic it notifies is read once per
+    region (GetTopicAttributes, never a write); one that does not exist or does not let C(cloudwatch.amazonaws.com)
+    publish fails that endpoint, naming C(endpoint_monitoring_topic_arns.<severity>). The stack's former topic, which
+    no alarm notifies in that mode, is kept with its subscriptions and said (RV(endpoints.retired_topic)), or removed
+    with them when the endpoint's C(purge_subscriptions) is on.
   - Names cannot collide, and collisions are refused before any write. Alarms, topics and dashboards are named
     C(sagemaker-monitoring_<endpoint>_...), with C(_), which no SageMaker name holds, between the parts. Endpoints
     of the batch whose stacks or resources would still take one name (two hosts of one endpoint, one endpoint under
@@ -106,6 +111,17 @@ endpoints:
       type: int
       returned: always
     error: {description: Why the endpoint failed., type: str, returned: when failed}
+    retired_topic:
+      description:
+        - The ARN of the stack's own topic, which no alarm notifies in the endpoint's topic mode (C(existing)) and
+          which the stack template keeps, with its subscriptions (empty when there is none or it is purged).
+      type: str
+      returned: always
+    topic_retirement:
+      description: What becomes of that topic in this run (kept and retired, or removed with its subscriptions).
+      type: list
+      elements: str
+      returned: when the run retires or removes the stack's former topic
     drift:
       description: What differs between the deployed alarms, dashboard or topic policy and what was applied.
       type: list
@@ -164,6 +180,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift i
     alarm_drift,
     aws_pages,
     changed_alarms,
+    cloudwatch_may_publish,
     dashboard_drift,
     policy_slice,
     topic_policy_drift,
@@ -183,6 +200,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
     group_subscriptions,
     live,
     namesakes,
+    needs_own_topic_subscriptions,
     nothing_to_do,
     plan_endpoint,
     run_collisions,
@@ -422,7 +440,7 @@ class Plan:
             return
         stacks = listings.stacks()
         subscriptions = {}
-        if any(e["state"] == "present" and (e.get("subscribers") or e.get("purge_subscriptions")) for e in group):
+        if any(needs_own_topic_subscriptions(e, stacks.get(e["stack_name"])) for e in group):
             subscriptions = listings.subscriptions()
         created = []
         for entry in group:
@@ -441,6 +459,7 @@ class Plan:
                 created.append((entry, result))
             self.results[entry["host"]] = result
         self.check_drift(listings, group, stacks)
+        self.check_user_topics(listings, group)
         if created:
             self.check_names_free(listings, stacks, created)
         if subscriptions:
@@ -455,7 +474,7 @@ class Plan:
             result = self.results.get(entry["host"])
             if (result and result["status"] != "failed" and entry["state"] == "present" and entry.get("expected")
                     and entry.get("drift_checks") and result["action"] in ("none", "protect")
-                    and result["outputs"].get(TOPIC_OUTPUT)):
+                    and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns"))):
                 checked.append((entry, result))
         if not checked:
             return
@@ -468,12 +487,13 @@ class Plan:
                 self.fail(entry, "could not read its alarms and dashboard in %s to check them: %s"
                           % (listings.region, short_error(e)))
             return
-        topics = [r["outputs"][TOPIC_OUTPUT] for e, r in checked if "topic_policy" in e["drift_checks"]]
+        topics = [r["outputs"][TOPIC_OUTPUT] for e, r in checked
+                  if "topic_policy" in e["drift_checks"] and r["outputs"].get(TOPIC_OUTPUT)]
         reads = self.policy_reads(len(group), listings.aws_pages)
         chosen = set(policy_slice(topics, reads, random.sample))
         self.policy_checks[listings.region] = {"read": len(chosen), "stacks": len(topics)}
         for entry, result in checked:
-            topic = result["outputs"][TOPIC_OUTPUT]
+            topic = result["outputs"].get(TOPIC_OUTPUT)
             lines = []
             checks = entry["drift_checks"]
             differing = changed_alarms(entry["expected"], alarms, topic) if "alarms" in checks else []
@@ -497,6 +517,44 @@ class Plan:
             if lines:
                 result.update(status="changed", action="revert_drift", drift=lines,
                               changes=lines + result["changes"])
+
+    def check_user_topics(self, listings, group):
+        """Endpoints whose stack is to be written with topic_mode existing: refused, before any write, where a topic
+        the user gave does not exist or does not let CloudWatch publish to it. Each topic is read once per region
+        (GetTopicAttributes), and never written."""
+        verdicts = {}
+        for entry in group:
+            result = self.results.get(entry["host"])
+            if not (result and result["status"] == "changed" and entry["state"] == "present"
+                    and entry.get("topic_arns") and result["action"] != "none"):
+                continue
+            problems = []
+            for severity, arn in sorted(entry["topic_arns"].items()):
+                if arn not in verdicts:
+                    verdicts[arn] = self.user_topic_problem(listings, arn)
+                if verdicts[arn]:
+                    problems.append("endpoint_monitoring_topic_arns.%s: %s" % (severity, verdicts[arn]))
+            if problems:
+                self.fail(entry, "%s; nothing of this endpoint was written" % "; ".join(problems))
+
+    @staticmethod
+    def user_topic_problem(listings, arn):
+        """Why the alarms could not notify the user's topic `arn` (None when they can)."""
+        try:
+            policy = listings.topic_policy(arn)
+        except AWS_ERRORS as e:
+            if "NotFound" in str(e) or "does not exist" in str(e):
+                return ("topic %s does not exist in %s: create it (the collection never creates or changes the topics "
+                        "you give) or correct the ARN" % (arn, listings.region))
+            if "AuthorizationError" in str(e) or "AccessDenied" in str(e):
+                return ("the runner may not read topic %s: allow it sns:GetTopicAttributes on that ARN (%s)"
+                        % (arn, short_error(e)))
+            return "could not read topic %s: %s" % (arn, short_error(e))
+        if not cloudwatch_may_publish(policy):
+            return ("the policy of topic %s does not let CloudWatch publish to it: add an Allow statement for "
+                    "sns:Publish with Principal {\"Service\": \"cloudwatch.amazonaws.com\"} (the collection never "
+                    "changes the topics you give)" % arn)
+        return None
 
     def policy_reads(self, endpoints, pages_so_far):
         """How many topic policies this run reads in a region: what the budget of a no-change run leaves after the

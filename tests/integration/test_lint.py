@@ -62,8 +62,12 @@ def test_ansible_lint_production_profile():
 
 # --- rendered templates through cfn-lint ----------------------------------------------------------------------
 
+USER_TOPICS = {"critical": "arn:aws:sns:%s:123456789012:pager" % REGION,
+               "warning": "arn:aws:sns:%s:123456789012:chat" % REGION}
+
+
 def write_inventory(path):
-    """One endpoint with three variants, OK notifications and percentile statistics."""
+    """One endpoint with three variants, OK notifications and percentile statistics; one on the user's topics."""
     os.makedirs(path)
     hosts = {
         "all": {
@@ -80,6 +84,13 @@ def write_inventory(path):
                         "OverheadLatency": {"statistic": "p99.9"},
                     },
                     "endpoint_monitoring_tags": {"team": "lint"},
+                },
+                # topic mode existing: the alarms notify the user's topics, the stack holds none
+                "on-user-topics": {
+                    "endpoint_monitoring_variants": [{"name": "AllTraffic", "instance_type": "ml.m5.xlarge"}],
+                    "endpoint_monitoring_topic_mode": "existing",
+                    "endpoint_monitoring_topic_arns": USER_TOPICS,
+                    "endpoint_monitoring_notify": "both",
                 },
             },
         },
@@ -155,12 +166,14 @@ def test_render_refuses_endpoints_only_sagemaker_can_describe(tmp_path):
 
 def test_render_writes_one_template_per_endpoint(rendered):
     expected = ["sagemaker-monitoring-%s.json" % e for e in
-                ("fraud-scoring", "product-recs", "similar-items", "triple-variant")]
+                ("fraud-scoring", "on-user-topics", "product-recs", "similar-items", "triple-variant")]
     assert sorted(os.listdir(rendered)) == expected
     for name in expected:
         template = load(os.path.join(rendered, name))
         assert template["AWSTemplateFormatVersion"] == "2010-09-09"
-        assert set(template["Outputs"]) >= {"DashboardUrl", "TopicArn", "AlarmNames"}
+        own_topic = name != "sagemaker-monitoring-on-user-topics.json"
+        assert set(template["Outputs"]) >= {"DashboardUrl", "AlarmNames"} | ({"TopicArn"} if own_topic else set())
+        assert ("AlarmTopic" in template["Resources"]) is own_topic
         assert sorted(template["Outputs"]["AlarmNames"]["Value"].split(",")) == sorted(alarms_of(template))
 
 
@@ -189,9 +202,21 @@ def test_render_three_variants_ok_actions_and_percentiles(rendered):
     assert example and all("OKActions" not in a for a in example.values())
 
 
+def test_render_on_user_topics_notifies_the_topic_of_each_alarms_severity(rendered):
+    template = load(os.path.join(rendered, "sagemaker-monitoring-on-user-topics.json"))
+    alarms = [r["Properties"] for r in template["Resources"].values()
+              if r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")]
+    severities = set()
+    for alarm in alarms:
+        severity = alarm["AlarmDescription"][1:].split("]", 1)[0]
+        severities.add(severity)
+        assert alarm["AlarmActions"] == [USER_TOPICS[severity]], alarm["AlarmName"]
+    assert severities == {"critical", "warning"}
+
+
 def test_rendered_templates_pass_cfn_lint(rendered):
     templates = sorted(glob.glob(os.path.join(rendered, "*.json")))
-    assert len(templates) == 4
+    assert len(templates) == 5
     result = run([tool("cfn-lint"), "--regions", REGION, "--"] + templates)
     assert result.returncode == 0, result.stdout
 

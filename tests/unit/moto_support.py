@@ -73,13 +73,14 @@ class Moto:
         body = render_template(prepared)
         region = region or spec["region"]
         stack = self.stack(spec["stack_name"], body, spec["tags"], region, protected=protected)
-        self.resources_moto_skips(yaml.safe_load(body), outputs_of(stack)["TopicArn"], region)
+        self.resources_moto_skips(yaml.safe_load(body), outputs_of(stack).get("TopicArn"), region)
         return stack
 
     def resources_moto_skips(self, template, topic_arn, region):
         """What moto's CloudFormation does not make of a stack template, made as CloudFormation would: the metric
-        alarms, the dashboard and the topic policy. (moto has no composite alarms at all.)"""
-        account = topic_arn.split(":")[4]
+        alarms, the dashboard and the topic policy. (moto has no composite alarms at all.) topic_arn: the stack's
+        topic, None where it has none (topic_mode existing)."""
+        account = self.client("sts", region).get_caller_identity()["Account"]
         cloudwatch, sns = self.client("cloudwatch", region), self.client("sns", region)
 
         def resolved(value):

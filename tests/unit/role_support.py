@@ -60,11 +60,14 @@ def described(endpoint="churn", region=REGION, facts=None, facts_mark=None, **va
     return result
 
 
-def render_template(prepared):
-    """The stack template the role's template.yml renders for a prepared (or planned) endpoint, as YAML text."""
+def render_template(prepared, wanted=None):
+    """The stack template the role's template.yml renders for a prepared (or planned) endpoint, as YAML text;
+    wanted: the plan's result for the endpoint (its retired_topic), as apply.yml gives it."""
     with open(TEMPLATE) as f:
         source = f.read()
     context = {"endpoint_monitoring__spec": prepared["spec"], "endpoint_monitoring__stack": prepared["stack"],
                "endpoint_monitoring__fingerprint": prepared["fingerprint"],
                "endpoint_monitoring__dashboard": dashboard_of(prepared["spec"])}
+    if wanted is not None:
+        context["endpoint_monitoring__wanted"] = wanted
     return Templar(loader=DataLoader(), variables=context).template(trust_as_template(source))

@@ -51,6 +51,14 @@ def setting(name, value):
     return {"endpoint_monitoring_" + name: value}
 
 
+USER_TOPIC = "arn:aws:sns:us-east-1:%s:oncall" % ACCOUNT
+
+
+def existing(**topic_arns):
+    """Topic mode existing with these topics per severity."""
+    return {"endpoint_monitoring_topic_mode": "existing", "endpoint_monitoring_topic_arns": topic_arns}
+
+
 def config(**values):
     return {"endpoint_monitoring_aws_config": values}
 
@@ -195,6 +203,27 @@ CASES = [
     ("fleet-dashboard-name-too-long", setting("fleet_dashboard_name", "f" * 250),
      "endpoint_monitoring_fleet_dashboard_name", "255 at most"),
     ("undefined-variable", tags(team="{{ no_such_variable }}"), "endpoint_monitoring_tags", "cannot be templated"),
+    # -- topic modes ---------------------------------------------------------------------------------------------
+    ("topic-mode-unknown", setting("topic_mode", "per_region"), "endpoint_monitoring_topic_mode", "'per_region'"),
+    ("existing-topic-arn-missing", existing(critical=USER_TOPIC), "endpoint_monitoring_topic_arns.warning",
+     "is required with topic_mode existing"),
+    ("existing-topic-arn-other-region", existing(critical=USER_TOPIC, warning=USER_TOPIC.replace("us-east-1",
+                                                                                                "eu-west-1")),
+     "endpoint_monitoring_topic_arns.warning", "not in the endpoint's region us-east-1"),
+    ("existing-topic-arn-other-partition", existing(critical=USER_TOPIC.replace("arn:aws:", "arn:aws-cn:"),
+                                                    warning=USER_TOPIC),
+     "endpoint_monitoring_topic_arns.critical", "(partition aws)"),
+    ("existing-topic-arn-fifo", existing(critical=USER_TOPIC + ".fifo", warning=USER_TOPIC),
+     "endpoint_monitoring_topic_arns.critical", "CloudWatch cannot notify a FIFO topic"),
+    ("existing-topic-arn-newline", existing(critical=USER_TOPIC + "\n", warning=USER_TOPIC),
+     "endpoint_monitoring_topic_arns.critical", "oncall\\n'"),
+    ("existing-topic-severity-misspelt", existing(critical=USER_TOPIC, warning=USER_TOPIC, warnings=USER_TOPIC),
+     "endpoint_monitoring_topic_arns.warnings", "did you mean 'warning'?"),
+    ("existing-topics-with-subscribers", dict(existing(critical=USER_TOPIC, warning=USER_TOPIC),
+                                              **subscriber("email", "oncall@example.com")),
+     "endpoint_monitoring_subscribers", "never changes the subscriptions of your topics"),
+    ("topic-arns-in-per-endpoint-mode", setting("topic_arns", {"critical": USER_TOPIC, "warning": USER_TOPIC}),
+     "endpoint_monitoring_topic_arns", "is only for topic_mode existing"),
 ]
 
 

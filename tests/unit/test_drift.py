@@ -91,8 +91,7 @@ def test_a_clean_stack_as_an_emulator_describes_it_has_no_drift(prepared):
 ])
 def test_a_metric_alarm_changed_outside_ansible_is_worded_field_by_field(prepared, change, line):
     alarms, _ = deployed(prepared)
-    name = [a["name"] for a in prepared["spec"]["alarms"] if a["kind"] == "metric"
-            and a["metric"] == "Invocation5XXErrors" or a["kind"] == "metric" and a["metric"] == "CPUUtilization"][0]
+    name = [a["name"] for a in prepared["spec"]["alarms"] if a["metric"] == "CPUUtilization"][0]
     before = copy.deepcopy(alarms[name])
     change(alarms[name])
     expected = prepared["plan_entry"]["expected"]
@@ -202,3 +201,77 @@ def test_policy_reads_take_a_slice_and_every_topic_comes_round():
 
 def test_pages_are_counted_as_aws_pages_them():
     assert [drift.aws_pages(n, 100) for n in (0, 1, 100, 101, 1100)] == [1, 1, 1, 2, 11]
+
+
+# -- topic mode existing: the alarms notify the user's topics, one per severity -------------------------------------
+
+USER_TOPICS = {"critical": "arn:aws:sns:us-east-1:%s:pager" % ACCOUNT, "warning": "arn:aws:sns:us-east-1:%s:chat" % ACCOUNT}
+
+
+@pytest.fixture(scope="module")
+def on_user_topics():
+    return described(topic_mode="existing", topic_arns=USER_TOPICS, notify="both", ok_actions=True)
+
+
+def test_each_alarm_notifies_the_topic_of_its_severity_and_the_stack_holds_no_topic(on_user_topics):
+    _alarms, resources = deployed(on_user_topics)
+    assert "AlarmTopic" not in resources and "AlarmTopicPolicy" not in resources
+    severities = dict((a["name"], a["severity"]) for a in on_user_topics["spec"]["alarms"])
+    severities[on_user_topics["spec"]["composite"]["name"]] = "critical"
+    assert set(severities.values()) == {"critical", "warning"}
+    for resource in resources.values():
+        if resource["Type"].startswith("AWS::CloudWatch::") and "Alarm" in resource["Type"]:
+            properties = resource["Properties"]
+            wanted = [USER_TOPICS[severities[properties["AlarmName"]]]]
+            assert (properties["AlarmActions"], properties["OKActions"]) == (wanted, wanted)
+    outputs = yaml.safe_load(render_template(on_user_topics))["Outputs"]
+    assert "TopicArn" not in outputs and "RetiredTopicArn" not in outputs
+
+
+def test_alarms_on_the_users_topics_as_aws_describes_them_have_no_drift_and_a_moved_action_is_drift(on_user_topics):
+    alarms, _ = deployed(on_user_topics)
+    expected = on_user_topics["plan_entry"]["expected"]
+    assert drift.changed_alarms(expected, alarms, None) == []
+    name = next(a["name"] for a in on_user_topics["spec"]["alarms"] if a["severity"] == "warning")
+    moved = copy.deepcopy(alarms)
+    moved[name]["AlarmActions"] = [USER_TOPICS["critical"]]
+    assert drift.changed_alarms(expected, moved, None) == [name]
+    lines = drift.alarm_drift(on_user_topics["spec"], moved, None, [name])
+    assert lines == ['~ alarm %s: AlarmActions ["%s"] -> ["%s"] (changed outside Ansible)'
+                     % (name, USER_TOPICS["warning"], USER_TOPICS["critical"])]
+
+
+def test_a_retired_topic_is_kept_under_its_logical_id_and_name_with_no_alarm_on_it(on_user_topics):
+    retired = "arn:aws:sns:us-east-1:%s:sagemaker-monitoring_churn" % ACCOUNT
+    template = yaml.safe_load(render_template(on_user_topics, wanted={"retired_topic": retired}))
+    assert template["Resources"]["AlarmTopic"]["Properties"]["TopicName"] == "sagemaker-monitoring_churn"
+    assert "AlarmTopicPolicy" in template["Resources"]
+    assert template["Outputs"]["RetiredTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+    assert "TopicArn" not in template["Outputs"]
+    assert "AlarmTopic" not in json.dumps([r for k, r in template["Resources"].items()
+                                          if k not in ("AlarmTopic", "AlarmTopicPolicy")])
+    # the keep decision is the plan's: the fingerprint, and so the next run's plan, do not depend on it
+    assert on_user_topics["fingerprint"] == described(topic_mode="existing", topic_arns=USER_TOPICS, notify="both",
+                                                      ok_actions=True)["fingerprint"]
+
+
+@pytest.mark.parametrize("statement, may", [
+    ({"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+      "Resource": "*"}, True),
+    ({"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
+      "Action": ["sns:Publish"], "Resource": "*"}, True),
+    ({"Effect": "Allow", "Principal": "*", "Action": "SNS:Publish", "Resource": "*"}, True),
+    ({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:*", "Resource": "*"}, True),
+    ({"Effect": "Deny", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish"}, False),
+    ({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish"}, False),
+    ({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % ACCOUNT}, "Action": "sns:Publish"}, False),
+    ({"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Subscribe"}, False),
+])
+def test_cloudwatch_may_publish_only_where_an_allow_statement_lets_its_service_or_anyone(statement, may):
+    assert drift.cloudwatch_may_publish(json.dumps({"Version": "2012-10-17", "Statement": [statement]})) is may
+
+
+def test_a_topic_without_a_policy_or_with_an_unreadable_one_does_not_let_cloudwatch_publish():
+    assert drift.cloudwatch_may_publish(None) is False
+    assert drift.cloudwatch_may_publish("not json") is False
+    assert drift.cloudwatch_may_publish(json.dumps(drift.wanted_topic_policy(TOPIC_ARN))) is True

@@ -255,6 +255,7 @@ def test_describe_returns_the_spec_its_fingerprint_usage_and_plan_entry():
         "endpoint_url": "", "termination_protection": True, "purge_subscriptions": True, "discover": False,
         "facts_mark": None, "fingerprint": result["fingerprint"],
         "subscribers": [{"protocol": "email", "endpoint": "oncall@example.com"}],
+        "topic_mode": "per_endpoint", "topic_arns": {},
         # what the plan builds the spec from again, for an endpoint that needs a change
         "settings": checked, "code": DIGEST, "facts": None,
         # what the plan checks of the deployed alarms and dashboard

@@ -453,3 +453,52 @@ def test_the_topic_policies_read_stay_within_the_budget_of_a_no_change_run(moto,
     code, refused = run_aws_module(monitoring_plan, {"endpoints": entries, "topic_policy_reads": "some"}, capsys, moto)
     assert code == 1 and "topic_policy_reads (endpoint_monitoring_topic_policy_reads) must be auto or a whole" in \
         refused["msg"]
+
+
+# --------------------------------------------------------------------------------------------- topic mode existing
+
+def _user_topic(moto, name, cloudwatch_may_publish=True):
+    """A topic of the user's whose policy lets CloudWatch publish, or only one role of the account. (SNS's default
+    policy, any principal of the owner's account, lets the account's alarms publish.)"""
+    sns = moto.client("sns")
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    principal = ({"Service": "cloudwatch.amazonaws.com"} if cloudwatch_may_publish
+                 else {"AWS": "arn:aws:iam::%s:role/publisher" % arn.split(":")[4]})
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": principal, "Action": "sns:Publish", "Resource": arn}]}))
+    return arn
+
+
+def test_existing_topics_are_read_before_a_write_and_a_missing_or_closed_one_fails_its_endpoint_alone(moto, capsys):
+    pager, chat = _user_topic(moto, "pager"), _user_topic(moto, "chat")
+    closed = _user_topic(moto, "closed", cloudwatch_may_publish=False)
+    missing = pager.replace(":pager", ":no-such-topic")
+    good = described("good", topic_mode="existing", topic_arns={"critical": pager, "warning": chat})
+    shut = described("shut", topic_mode="existing", topic_arns={"critical": pager, "warning": closed})
+    gone = described("gone", topic_mode="existing", topic_arns={"critical": missing, "warning": chat})
+    result = plan(capsys, moto, [p["plan_entry"] for p in (good, shut, gone)])
+    endpoints = result["endpoints"]
+    assert (endpoints["good"]["status"], endpoints["good"]["action"]) == ("changed", "create")
+    assert result["failed_hosts"] == ["shut", "gone"]
+    assert endpoints["shut"]["error"] == (
+        "endpoint 'shut': endpoint_monitoring_topic_arns.warning: the policy of topic %s does not let CloudWatch "
+        "publish to it: add an Allow statement for sns:Publish with Principal {\"Service\": "
+        "\"cloudwatch.amazonaws.com\"} (the collection never changes the topics you give); nothing of this endpoint "
+        "was written" % closed)
+    assert endpoints["gone"]["error"].startswith(
+        "endpoint 'gone': endpoint_monitoring_topic_arns.critical: topic %s does not exist in us-east-1: create it"
+        % missing)
+    # each distinct topic read once (pager and chat are given by two endpoints each)
+    assert result["calls"]["get_topic_attributes"] == 4
+
+
+def test_an_unchanged_endpoint_on_existing_topics_reads_none_of_them(moto, capsys):
+    pager, chat = _user_topic(moto, "pager2"), _user_topic(moto, "chat2")
+    prepared = described("calm", topic_mode="existing", topic_arns={"critical": pager, "warning": chat})
+    moto.monitoring_stack(prepared)
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    calm = result["endpoints"]["calm"]
+    assert (calm["status"], calm["action"], calm["retired_topic"]) == ("unchanged", "none", "")
+    assert "TopicArn" not in calm["outputs"]
+    assert result["calls"] == {"describe_stacks": 1, "describe_alarms": 1, "list_dashboards": 1}

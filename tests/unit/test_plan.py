@@ -13,6 +13,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
     group_subscriptions,
     guard,
     live,
+    needs_own_topic_subscriptions,
     namesakes,
     outputs_of,
     plan_endpoint,
@@ -32,8 +33,8 @@ OURS = {"managed-by": "mlops.sagemaker_monitoring", "sagemaker-endpoint": "ep"}
 FP = "0123456789abcdef"
 
 
-def stack(status="CREATE_COMPLETE", fp=FP, tags=OURS, protected=False):
-    outputs = [{"OutputKey": "TopicArn", "OutputValue": TOPIC}]
+def stack(status="CREATE_COMPLETE", fp=FP, tags=OURS, protected=False, topic_output="TopicArn"):
+    outputs = [{"OutputKey": topic_output, "OutputValue": TOPIC}] if topic_output else []
     if fp:
         outputs.append({"OutputKey": FINGERPRINT_OUTPUT, "OutputValue": fp})
     return {"StackName": STACK, "StackStatus": status, "EnableTerminationProtection": protected,
@@ -89,7 +90,7 @@ def test_a_stack_with_the_wanted_fingerprint_is_unchanged():
     result = plan(entry(), stack())
     assert result == {"status": "unchanged", "action": "none", "changes": [], "protection_change": False,
                       "subscriptions_change": False, "outputs": {"TopicArn": TOPIC, FINGERPRINT_OUTPUT: FP},
-                      "pending_confirmation": [], "confirmations_asked": 0}
+                      "pending_confirmation": [], "confirmations_asked": 0, "retired_topic": ""}
 
 
 @pytest.mark.parametrize("status", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE",
@@ -425,3 +426,63 @@ def test_usage_counts_each_alarm_the_composite_and_the_own_dashboard():
     assert len(usage(dict(spec, composite=None), 13)["alarms"]) == len(spec["alarms"])
     # only what pricing reads is kept, for every endpoint of a large fleet
     assert set(itertools.chain.from_iterable(value["alarms"])) <= {"kind", "period", "metric_count"}
+
+
+# -- topic modes: the stack's own topic, retired by topic_mode existing ---------------------------------------------
+
+USER_TOPICS = {"critical": "arn:aws:sns:us-east-1:123456789012:pager", "warning": "arn:aws:sns:us-east-1:123456789012:chat"}
+
+
+def existing_entry(**values):
+    return entry(fingerprint="fedcba9876543210", topic_mode="existing", topic_arns=USER_TOPICS, **values)
+
+
+def test_a_switch_to_existing_topics_keeps_the_former_topic_and_says_so_with_its_subscriptions():
+    subs = [subscription("oncall@example.com"), subscription("arn:aws:sqs:us-east-1:123456789012:q", "sqs")]
+    result = plan(existing_entry(), stack(), subs)
+    assert (result["status"], result["action"], result["retired_topic"]) == ("changed", "update", TOPIC)
+    assert result["changes"] == [
+        "~ stack %s: the settings changed since it was last applied" % STACK,
+        "~ topic %s is retired: no alarm notifies it; kept with its 2 subscriptions "
+        "(endpoint_monitoring_purge_subscriptions: true removes it and them)" % STACK]
+    assert result["topic_retirement"] == result["changes"][1:]  # said on the real run too, not only in --diff
+    # nothing is unsubscribed from it: the subscribers are not the retired topic's to keep
+    assert result["subscriptions_change"] is False
+
+
+def test_a_kept_retired_topic_stays_kept_and_the_next_run_is_unchanged():
+    result = plan(existing_entry(), stack(fp="fedcba9876543210", topic_output="RetiredTopicArn"),
+                  [subscription("oncall@example.com")])
+    assert (result["status"], result["action"], result["changes"]) == ("unchanged", "none", [])
+    assert result["retired_topic"] == TOPIC  # a later update of the stack keeps it too
+    assert "topic_retirement" not in result
+
+
+@pytest.mark.parametrize("topic_output, fp", [("TopicArn", FP), ("RetiredTopicArn", "fedcba9876543210")])
+def test_with_purge_the_retired_topic_leaves_the_stack_and_its_subscriptions_are_listed(topic_output, fp):
+    result = plan(existing_entry(purge_subscriptions=True), stack(fp=fp, topic_output=topic_output),
+                  [subscription("oncall@example.com")])
+    assert (result["status"], result["action"], result["retired_topic"]) == ("changed", "update", "")
+    assert result["changes"][-1] == (
+        "- topic %s and its 1 subscription (email oncall@example.com): no alarm notifies it (topic_mode existing; "
+        "endpoint_monitoring_purge_subscriptions is on)" % STACK)
+    assert result["topic_retirement"] == result["changes"][-1:]
+    assert result["subscriptions_change"] is False
+
+
+def test_a_switch_back_to_per_endpoint_takes_the_retired_topic_back_with_its_subscribers():
+    result = plan(entry(subscribers=[{"protocol": "email", "endpoint": "oncall@example.com"},
+                                     {"protocol": "email", "endpoint": "new@example.com"}]),
+                  stack(fp="fedcba9876543210", topic_output="RetiredTopicArn"), [subscription("oncall@example.com")])
+    assert (result["action"], result["retired_topic"]) == ("update", "")
+    assert result["changes"][1:] == ["+ subscription email new@example.com"]
+
+
+def test_the_subscriptions_are_listed_for_a_stack_whose_topic_the_mode_retires_now_or_purges():
+    assert needs_own_topic_subscriptions(existing_entry(), stack())
+    assert not needs_own_topic_subscriptions(existing_entry(), stack(topic_output="RetiredTopicArn"))
+    assert needs_own_topic_subscriptions(existing_entry(purge_subscriptions=True), stack(topic_output="RetiredTopicArn"))
+    assert not needs_own_topic_subscriptions(existing_entry(), stack(topic_output=None))
+    assert not needs_own_topic_subscriptions(existing_entry(), None)
+    assert not needs_own_topic_subscriptions(entry(), stack())
+    assert needs_own_topic_subscriptions(entry(purge_subscriptions=True), stack())

@@ -217,6 +217,17 @@ def test_the_worded_diff_replaces_the_plans_lines_and_keeps_its_subscription_lin
                     "confirmation (b@example.com))")
 
 
+def test_a_retired_topic_is_said_under_its_endpoint_in_check_mode_and_in_a_real_run():
+    retired = ("~ topic sagemaker-monitoring_ep is retired: no alarm notifies it; kept with its 1 subscription "
+               "(endpoint_monitoring_purge_subscriptions: true removes it and them)")
+    plan = {"ep": planned("changed", "update", [UPDATE % "ep", retired], topic_retirement=[retired])}
+    for check_mode, diff in ((True, {"ep": {"changed": True, "changes": ["~ alarm ep-x: AlarmActions"]}}), (False, {})):
+        hostvars = hostvars_of({"ep": prepared("ep")}, plan=plan, confirmed={"ep": planned()}, diff=diff)
+        result = collect_run(["ep"], hostvars, ["ep"], check_mode=check_mode)["hosts"]["ep"]
+        lines = summarize({"ep": result})
+        assert lines[1] == "           " + retired, lines
+
+
 def test_usage_and_fleet_endpoints_of_the_hosts_that_did_not_fail():
     hosts = {"own": prepared("own"), "fleet": prepared("fleet", dashboard="fleet"),
              "both": prepared("both", dashboard="both"), "gone": prepared("gone", state="absent"),
