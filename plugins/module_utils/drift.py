@@ -44,7 +44,7 @@ REPAIR_CALLS = ("CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "Del
 CALLS_PER_ENDPOINT = 0.2
 POLICY_READ = "get_topic_attributes"
 
-FIELD_ORDER = ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Unit", "Period",
+FIELD_ORDER = ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
                "Metrics", "Threshold", "ThresholdMetricId", "AlarmRule", "EvaluationPeriods", "DatapointsToAlarm",
                "ComparisonOperator", "TreatMissingData", "ActionsEnabled", "AlarmActions", "OKActions",
                "InsufficientDataActions")
@@ -66,7 +66,7 @@ def _query(query):
         metric = stat.get("Metric") or {}
         normal["MetricStat"] = {"Namespace": metric.get("Namespace"), "MetricName": metric.get("MetricName"),
                                 "Dimensions": _dimensions(metric.get("Dimensions")), "Period": stat.get("Period"),
-                                "Stat": stat.get("Stat"), "Unit": stat.get("Unit")}
+                                "Stat": stat.get("Stat")}
     return normal
 
 
@@ -101,7 +101,7 @@ def deployed_alarm(item, topic_arn):
     else:
         normal.update(Namespace=item.get("Namespace"), MetricName=item.get("MetricName"),
                       Dimensions=_dimensions(item.get("Dimensions")),
-                      Statistic=item.get("ExtendedStatistic") or item.get("Statistic"), Unit=item.get("Unit"),
+                      Statistic=item.get("ExtendedStatistic") or item.get("Statistic"),
                       Period=item.get("Period"), Threshold=_float(item.get("Threshold")))
     return normal
 
@@ -128,7 +128,7 @@ def wanted_alarms(spec):
         }
         if alarm["kind"] == "metric":
             normal.update(Namespace=alarm["namespace"], MetricName=alarm["metric"],
-                          Dimensions=_dimensions(alarm["dimensions"]), Statistic=alarm["statistic"], Unit=None,
+                          Dimensions=_dimensions(alarm["dimensions"]), Statistic=alarm["statistic"],
                           Period=alarm["period"], Threshold=_float(alarm["threshold"]))
         else:
             normal["Metrics"] = sorted((_query(q) for q in alarm["metrics"]), key=lambda q: q["Id"])
@@ -279,14 +279,17 @@ def topic_policy_drift(topic_arn, policy_text):
         return ["~ topic %s: its policy is gone, so CloudWatch cannot publish to it (changed outside Ansible)" % name]
     try:
         policy = json.loads(policy_text)
-    except ValueError:
-        return ["~ topic %s: its policy cannot be read as JSON (changed outside Ansible)" % name]
-    wanted, deployed = _statements(wanted_topic_policy(topic_arn)), _statements(policy)
+        deployed = _statements(policy)
+    except (ValueError, TypeError, AttributeError):
+        return ["~ topic %s: its policy cannot be read as a policy document (changed outside Ansible)" % name]
+    wanted = _statements(wanted_topic_policy(topic_arn))
     if wanted == deployed:
         return []
     added = len([s for s in deployed if s not in wanted])
     removed = len([s for s in wanted if s not in deployed])
-    opened = [s for s in (policy.get("Statement") or []) if isinstance(s, dict) and _is_open(s)]
+    statements = policy.get("Statement") or []
+    opened = [s for s in (statements if isinstance(statements, list) else [statements])
+              if isinstance(s, dict) and _is_open(s)]
     words = []
     if opened:
         words.append("a statement allows any principal (Principal *)")

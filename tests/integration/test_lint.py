@@ -199,7 +199,8 @@ def test_render_three_variants_ok_actions_and_percentiles(rendered):
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     # Without ok_actions (the example inventory), alarms notify on ALARM only.
     example = alarms_of(load(os.path.join(rendered, "sagemaker-monitoring-product-recs.json")))
-    assert example and all("OKActions" not in a for a in example.values())
+    assert example and all(a["OKActions"] == [] and a["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+                           for a in example.values())
 
 
 def test_render_on_user_topics_notifies_the_topic_of_each_alarms_severity(rendered):
