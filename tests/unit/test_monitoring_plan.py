@@ -502,3 +502,31 @@ def test_an_unchanged_endpoint_on_existing_topics_reads_none_of_them(moto, capsy
     assert (calm["status"], calm["action"], calm["retired_topic"]) == ("unchanged", "none", "")
     assert "TopicArn" not in calm["outputs"]
     assert result["calls"] == {"describe_stacks": 1, "describe_alarms": 1, "list_dashboards": 1}
+
+
+def test_the_confirmation_checks_drift_only_where_it_was_repaired(moto, capsys):
+    prepared = described()
+    moto.monitoring_stack(prepared)
+    moto.client("cloudwatch").delete_alarms(AlarmNames=[prepared["spec"]["alarms"][0]["name"]])
+    code, confirmed = run_aws_module(monitoring_plan, {"endpoints": [prepared["plan_entry"]], "drift_hosts": []},
+                                     capsys, moto)
+    assert code == 0 and confirmed["endpoints"]["churn"]["status"] == "unchanged"
+    assert "describe_alarms" not in confirmed["calls"]
+    code, repaired = run_aws_module(monitoring_plan, {"endpoints": [prepared["plan_entry"]],
+                                                      "drift_hosts": ["churn"]}, capsys, moto)
+    assert repaired["endpoints"]["churn"]["drift"] == [
+        "+ alarm %s (deleted outside Ansible)" % prepared["spec"]["alarms"][0]["name"]]
+
+
+def test_alarms_that_cannot_be_read_leave_the_endpoints_as_found_with_a_warning(moto, capsys, monkeypatch):
+    prepared = described()
+    moto.monitoring_stack(prepared)
+
+    def refused(self):
+        raise monitoring_plan.ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}},
+                                          "DescribeAlarms")
+
+    monkeypatch.setattr(monitoring_plan.Region, "alarms", refused)
+    result = plan(capsys, moto, [prepared["plan_entry"]])
+    assert result["endpoints"]["churn"]["status"] == "unchanged" and result["failed_hosts"] == []
+    assert [w for w in result["warnings"] if "to check 1 stacks for drift" in w and "not allowed" in w]
