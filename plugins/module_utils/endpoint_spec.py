@@ -758,8 +758,9 @@ def fit_for_guardrails(alarm):
     """Whether an alarm suits SageMaker's deployment guardrails (AutoRollbackConfiguration of a blue/green or rolling
     update): a critical alarm on one variant's own metric, fixed threshold. Not an anomaly band (the new fleet has
     no history to learn from) nor a traffic alarm (traffic moves between fleets by design)."""
-    return (alarm["scope"] == "variant" and alarm["kind"] in ("metric", "math") and alarm["severity"] == "critical"
-            and alarm["metric"] != catalog.TRAFFIC_METRIC)
+    fixed_threshold = alarm["kind"] in ("metric", "math")
+    return (alarm["scope"] == "variant" and fixed_threshold and alarm["severity"] == "critical" and
+            alarm["metric"] != catalog.TRAFFIC_METRIC)
 
 
 def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_layers=(),

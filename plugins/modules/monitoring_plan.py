@@ -483,9 +483,10 @@ class Plan:
             result = self.results.get(entry["host"])
             if only is not None and entry["host"] not in only:
                 continue
-            if (result and result["status"] != "failed" and entry["state"] == "present" and entry.get("expected")
-                    and entry.get("drift_checks") and result["action"] in ("none", "protect")
-                    and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns"))):
+            settled = result and result["status"] != "failed" and result["action"] in ("none", "protect")
+            wanted = entry["state"] == "present" and entry.get("expected") and entry.get("drift_checks")
+            notified = result and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns"))
+            if settled and wanted and notified:
                 checked.append((entry, result))
         if not checked:
             return
@@ -536,8 +537,8 @@ class Plan:
         verdicts = {}
         for entry in group:
             result = self.results.get(entry["host"])
-            if not (result and result["status"] == "changed" and entry["state"] == "present"
-                    and entry.get("topic_arns") and result["action"] != "none"):
+            writes_stack = result and result["status"] == "changed" and result["action"] != "none"
+            if not (writes_stack and entry["state"] == "present" and entry.get("topic_arns")):
                 continue
             problems = []
             for severity, arn in sorted(entry["topic_arns"].items()):

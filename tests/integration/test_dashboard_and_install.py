@@ -36,7 +36,7 @@ def test_stack_dashboard_is_created_from_the_computed_body(moto, inventory):
     assert set(graphs) == set("%s: %s" % (v, g) for v in ("blue", "green")
                               for g in ("Traffic", "Errors", "Latency", "CPU", "Memory and disk"))
     latency = graphs["green: Latency"]["properties"]
-    assert {"label": "ModelLatency alarm: Average > 250 ms", "value": 250000, "fill": "above"} in \
+    assert {"label": "ModelLatency alarm: critical when Average > 250 ms", "value": 250000, "fill": "above"} in \
         latency["annotations"]["horizontal"]
     assert all(line[3] == endpoint and line[5] == "green" for line in latency["metrics"])
     errors = graphs["green: Errors"]["properties"]

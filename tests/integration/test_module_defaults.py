@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from conftest import Inventory, ansible_env, run_playbook, unique
-from test_bare_names import LocalStackProxy, stack, writes
+from conftest import Inventory, ansible_env, local_aws, run_playbook, unique
+from test_bare_names import aws_proxy, stack, writes
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,13 @@ def test_region_profile_and_endpoint_url_of_amazon_aws_module_defaults_reach_eve
     endpoint = inventory.add("fleet", unique("md"), endpoint_monitoring_endpoint_subscribers=[
         {"protocol": "sqs", "endpoint": "arn:aws:sqs:%s:000000000000:%s" % (WEST, queue)}])
 
-    with LocalStackProxy(localstack.url) as proxy:
+    with aws_proxy.AwsProxy(localstack.url) as proxy:
         playbook = tmp_path / "monitor.yml"
         playbook.write_text(PLAYBOOK % {"region": WEST, "profile": PROFILE, "url": proxy.url})
         env = ansible_env(None, fact_cache=str(tmp_path / "facts"))  # every AWS_* variable removed
         env["HOME"] = home_with_profile(str(tmp_path / "home"))
+        # what LocalStack's CloudFormation really makes, as its own environment says (no AWS_* variable in it)
+        env["SAGEMAKER_MONITORING_DRIFT_CHECKS"] = local_aws.DRIFT_CHECKS["localstack"]
         assert not [k for k in env if k.startswith("AWS_")]
         first = run_playbook(None, inventory, str(playbook), env=env)
         calls = proxy.snapshot()
