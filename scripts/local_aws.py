@@ -71,8 +71,8 @@ class Server:
             # What the role checks for drift, of what this server's CloudFormation really keeps as the stack says:
             # LocalStack makes no AWS::CloudWatch::Dashboard and leaves an alarm as it was when a stack update
             # changes it; moto makes no alarms and no topic policy. Checking those would report, on every run, what
-            # the server skipped as drift. (tests/integration/test_drift.py checks LocalStack's alarms of stacks it
-            # only creates.)
+            # the server skipped as drift. (tests/integration/test_drift_localstack.py checks LocalStack's alarms
+            # of stacks it only creates.)
             "SAGEMAKER_MONITORING_DRIFT_CHECKS": DRIFT_CHECKS[self.name],
         })
         return env
