@@ -759,8 +759,8 @@ def fit_for_guardrails(alarm):
     update): a critical alarm on one variant's own metric, fixed threshold. Not an anomaly band (the new fleet has
     no history to learn from) nor a traffic alarm (traffic moves between fleets by design)."""
     fixed_threshold = alarm["kind"] in ("metric", "math")
-    return (alarm["scope"] == "variant" and fixed_threshold and alarm["severity"] == "critical" and
-            alarm["metric"] != catalog.TRAFFIC_METRIC)
+    traffic = alarm["metric"] == catalog.TRAFFIC_METRIC
+    return alarm["scope"] == "variant" and fixed_threshold and alarm["severity"] == "critical" and not traffic
 
 
 def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_layers=(),
