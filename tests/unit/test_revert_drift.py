@@ -61,6 +61,13 @@ def expect_described(stubber, answer, times=2):
         stubber.add_response("describe_change_set", answer_copy, {"StackName": STACK, "ChangeSetName": ANY})
 
 
+def expect_execution(stubber, final_status):
+    """ExecuteChangeSet, then the stack-update waiter's read, which finds the stack in final_status."""
+    stubber.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
+    stubber.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "CreationTime": NOW,
+                                                         "StackStatus": final_status}]}, {"StackName": STACK})
+
+
 ALARM_CHANGE = {"Type": "Resource", "ResourceChange": {
     "Action": "Modify", "LogicalResourceId": "AlarmAllTrafficModelLatency", "ResourceType": "AWS::CloudWatch::Alarm",
     "ResourceDriftStatus": "MODIFIED"}}
@@ -72,9 +79,7 @@ DELETED_CHANGE = {"Type": "Resource", "ResourceChange": {
 def test_a_drifted_stack_is_reverted_by_a_drift_aware_change_set_executed_once(cfn, capsys):
     expect_create(cfn)
     expect_described(cfn, change_set("CREATE_COMPLETE", changes=[ALARM_CHANGE, DELETED_CHANGE]))
-    cfn.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
-    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "CreationTime": NOW,
-                                                     "StackStatus": "UPDATE_COMPLETE"}]}, {"StackName": STACK})
+    expect_execution(cfn, "UPDATE_COMPLETE")
     code, result = run_module(cloudformation_revert_drift, ARGS, capsys)
     assert code == 0, result
     assert result["changed"] is True and result["stack_status"] == "UPDATE_COMPLETE"
@@ -94,9 +99,7 @@ def test_the_change_set_name_is_its_client_token_and_the_executions_request_toke
     client.meta.events.register("provide-client-params.cloudformation.*", remember)
     expect_create(cfn)
     expect_described(cfn, change_set("CREATE_COMPLETE", changes=[ALARM_CHANGE]))
-    cfn.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
-    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "CreationTime": NOW,
-                                                     "StackStatus": "UPDATE_COMPLETE"}]}, {"StackName": STACK})
+    expect_execution(cfn, "UPDATE_COMPLETE")
     code, result = run_module(cloudformation_revert_drift, ARGS, capsys)
     assert code == 0, result
     [created] = seen["provide-client-params.cloudformation.CreateChangeSet"]
@@ -146,9 +149,7 @@ def test_a_change_set_that_fails_for_another_reason_fails_the_module_with_it(cfn
 def test_an_update_that_rolls_back_fails_the_module_naming_the_stack_status(cfn, capsys):
     expect_create(cfn)
     expect_described(cfn, change_set("CREATE_COMPLETE", changes=[ALARM_CHANGE]))
-    cfn.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
-    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "CreationTime": NOW,
-                                                     "StackStatus": "UPDATE_ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
+    expect_execution(cfn, "UPDATE_ROLLBACK_COMPLETE")
     code, result = run_module(cloudformation_revert_drift, ARGS, capsys)
     assert code == 1 and "the stack is UPDATE_ROLLBACK_COMPLETE" in result["msg"]
 
