@@ -63,7 +63,8 @@ def expect_described(stubber, answer, times=2):
 
 def expect_execution(stubber, final_status):
     """ExecuteChangeSet, then the stack-update waiter's read, which finds the stack in final_status."""
-    stubber.add_response("execute_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
+    stubber.add_response("execute_change_set", {},
+                         {"StackName": STACK, "ChangeSetName": ANY, "ClientRequestToken": ANY})
     stubber.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "CreationTime": NOW,
                                                          "StackStatus": final_status}]}, {"StackName": STACK})
 
