@@ -25,11 +25,13 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.catalog import SEVERITIES
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.dashboard import ACCOUNT_PLACEHOLDER
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import shared_topic_target
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import fingerprint
 
 # The stack's topic in an alarm's actions: its ARN is known only once the stack exists. A topic the user gives
-# (topic_mode existing) is its own ARN on both sides.
+# (topic_mode existing) is its own ARN on both sides; a shared topic (topic_mode shared) is the template's Fn::Sub.
 TOPIC = "(the endpoint's topic)"
 ACCOUNT_ID_LENGTH = 12  # every AWS account id has 12 digits
 DESCRIPTION_LIMIT = 1024  # the template cuts an alarm's description to CloudWatch's limit
@@ -70,20 +72,37 @@ def _query(query):
     return normal
 
 
-def _actions(arns, topic_arn):
-    return sorted(TOPIC if arn == topic_arn else arn for arn in arns or [])
+def _shared_topics_of(alarm_arn):
+    """{ARN: the template's Fn::Sub of it} of the shared topics in the alarm's own partition, region and account
+    (topic_mode shared): the template gives them in that form, CloudWatch answers with the ARN."""
+    parts = (alarm_arn or "").split(":")
+    if len(parts) < 5:
+        return {}
+    partition, region, account = parts[1], parts[3], parts[4]
+    shared = {}
+    for severity in SEVERITIES:
+        template = shared_topic_target(severity)["Fn::Sub"]
+        arn = template.replace("${AWS::Partition}", partition).replace("${AWS::Region}", region)
+        shared[arn.replace("${AWS::AccountId}", account)] = template
+    return shared
+
+
+def _actions(arns, topic_arn, shared=None):
+    shared = shared or {}
+    return sorted(TOPIC if arn == topic_arn else shared.get(arn, arn) for arn in arns or [])
 
 
 def deployed_alarm(item, topic_arn):
     """A DescribeAlarms entry (MetricAlarms or CompositeAlarms) in normal form; the stack's topic ARN reads as
-    TOPIC."""
+    TOPIC, a shared topic's as the template writes it."""
     evaluation_periods = item.get("EvaluationPeriods")
+    shared = _shared_topics_of(item.get("AlarmArn"))
     normal = {
         "AlarmDescription": item.get("AlarmDescription") or "",
         "ActionsEnabled": item.get("ActionsEnabled", True),
-        "AlarmActions": _actions(item.get("AlarmActions"), topic_arn),
-        "OKActions": _actions(item.get("OKActions"), topic_arn),
-        "InsufficientDataActions": _actions(item.get("InsufficientDataActions"), topic_arn),
+        "AlarmActions": _actions(item.get("AlarmActions"), topic_arn, shared),
+        "OKActions": _actions(item.get("OKActions"), topic_arn, shared),
+        "InsufficientDataActions": _actions(item.get("InsufficientDataActions"), topic_arn, shared),
     }
     if "AlarmRule" in item:
         normal["AlarmRule"] = item["AlarmRule"]
@@ -148,8 +167,12 @@ def wanted_alarms(spec):
 
 
 def _target(alarm):
-    """What an alarm's actions notify in normal form: the topic of its severity the user gave, or the stack's own."""
-    return alarm.get("topic") or TOPIC
+    """What an alarm's actions notify in normal form: the topic of its severity the user gave, the region's shared
+    topic of its severity (as the template's Fn::Sub), or the stack's own."""
+    topic = alarm.get("topic")
+    if isinstance(topic, dict):
+        return topic["Fn::Sub"]
+    return topic or TOPIC
 
 
 def alarm_digest(normal):

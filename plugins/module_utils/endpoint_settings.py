@@ -315,6 +315,14 @@ def describe(settings, spec, code_digest, facts_mark=None, facts=None):
     return described
 
 
+def _plan_subscriber(subscriber, topic_mode):
+    """A subscriber as the plan needs it: in topic_mode shared, the region's topics are subscribed from every
+    endpoint's subscribers (severities and raw delivery included); otherwise the listing is compared by address."""
+    kept = ("protocol", "endpoint", "raw_message_delivery", "severities") if topic_mode == "shared" \
+        else ("protocol", "endpoint")
+    return dict((k, subscriber[k]) for k in kept if k in subscriber)
+
+
 def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, code_digest=None, facts=None,
                expected=None):
     """The compact entry monitoring_plan compares with what is deployed. For an endpoint to keep present it also
@@ -323,6 +331,7 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
     per-endpoint results every endpoint keeps for the whole run stay small. `expected` is what the plan checks of
     the deployed alarms and dashboard (drift.expectations)."""
     endpoint = settings[PREFIX + "endpoint_name"]
+    topic_mode = (spec or {}).get("topic_mode") or "per_endpoint"
     entry = {
         "endpoint": endpoint,
         "region": settings[PREFIX + "region"],
@@ -335,12 +344,15 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
         "discover": needs_facts(settings),
         "facts_mark": facts_mark,
         "fingerprint": fingerprint_value,
-        "subscribers": [{"protocol": s["protocol"], "endpoint": s["endpoint"]}
-                        for s in (spec or {}).get("subscribers") or []],
-        "topic_mode": (spec or {}).get("topic_mode") or "per_endpoint",
+        "subscribers": [_plan_subscriber(s, topic_mode) for s in (spec or {}).get("subscribers") or []],
+        "topic_mode": topic_mode,
         # The user's topics the alarms notify (existing mode): the plan checks them before any write.
-        "topic_arns": (spec or {}).get("topic_arns") or {},
+        "topic_arns": (spec or {}).get("topic_arns") or {} if topic_mode == "existing" else {},
     }
+    if topic_mode == "shared":
+        # What the region's shared topics stack is made with (the topics' key): the plan checks that the endpoints
+        # of a region agree on it.
+        entry["topic_kms_key"] = settings.get(PREFIX + "topic_kms_key") or ""
     if settings[PREFIX + "state"] == "present":
         entry.update(settings=settings, code=code_digest, facts=facts, expected=expected,
                      drift_checks=list(settings.get(PREFIX + "drift_checks") or []))

@@ -50,13 +50,13 @@ SUBSCRIBER_CHECKS = {
     "sqs": (SQS_ARN, "an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:QUEUE)"),
     "lambda": (LAMBDA_ARN, "a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"),
 }
-SUBSCRIBER_KEYS = ("protocol", "endpoint", "raw_message_delivery")
+SUBSCRIBER_KEYS = ("protocol", "endpoint", "raw_message_delivery", "severities")
 VARIANT_KEYS = ("name", "instance_type", "instance_count", "vcpus", "gpus", "serverless")
 SERVERLESS_KEYS = ("memory_size_mb", "max_concurrency", "provisioned_concurrency")
 NOTIFY_CHOICES = ("alarms", "composite", "both")
 # Where the alarms' actions go: the endpoint stack's own topic, or topics the user gives per severity (which the
 # collection reads but never changes, nor their subscriptions).
-TOPIC_MODES = ("per_endpoint", "existing")
+TOPIC_MODES = ("per_endpoint", "shared", "existing")
 TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}\Z")
 # CloudWatch: at most 100 children in a composite alarm's rule, a rule of at most 10,240 characters.
 MAX_COMPOSITE_CHILDREN = 100
@@ -368,6 +368,24 @@ def topic_name(endpoint):
     return resource_name(endpoint)
 
 
+# topic_mode shared: one stack per region holds one topic per severity, sagemaker-monitoring_shared_<severity>; no
+# endpoint's topic has that name (endpoint names hold no "_"). The stack's name starts with the default stack prefix
+# and a "-", which no endpoint name starts with, so it is no endpoint's stack (and the IAM policies' stack pattern
+# sagemaker-monitoring-* covers it).
+SHARED_NAME = "shared"
+SHARED_TOPICS_STACK = NAME_PREFIX + "--shared-topics"
+
+
+def shared_topic_name(severity):
+    return resource_name(SHARED_NAME, severity)
+
+
+def shared_topic_target(severity):
+    """What an alarm's actions hold in topic_mode shared: the ARN of its region's shared topic of the severity, which
+    CloudFormation completes with the stack's own partition, region and account."""
+    return {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + shared_topic_name(severity)}
+
+
 def dashboard_name(endpoint, region):
     return resource_name(endpoint, region)
 
@@ -415,7 +433,7 @@ def _logical_suffix(name):
     return cleaned
 
 
-def _check_subscribers(check, var_name, subscribers):
+def _check_subscribers(check, var_name, subscribers, topic_mode="per_endpoint"):
     if subscribers is None:
         return []
     if not isinstance(subscribers, list):
@@ -452,8 +470,33 @@ def _check_subscribers(check, var_name, subscribers):
         if raw and protocol not in ("sqs", "https"):
             check.add(field + ".raw_message_delivery", "is only possible for sqs and https subscribers")
             continue
-        result.append({"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw})
+        subscriber = {"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw}
+        if "severities" in sub:
+            severities = _check_severities(check, field + ".severities", sub["severities"], topic_mode)
+            if severities is None:
+                continue
+            if topic_mode == "shared":
+                subscriber["severities"] = severities
+        result.append(subscriber)
     return result
+
+
+def _check_severities(check, field, severities, topic_mode):
+    """The severities a subscriber of topic_mode shared is subscribed for, in catalog order (None: refused). In
+    per_endpoint mode the endpoint's one topic carries every severity, so only all of them can be asked for."""
+    known = isinstance(severities, list) and severities and all(
+        isinstance(s, str) and s in catalog.SEVERITIES for s in severities)
+    if not known:
+        check.add(field, "must be a non-empty list of severities (%s), got %s"
+                  % (", ".join(catalog.SEVERITIES), _describe(severities)))
+        return None
+    chosen = [s for s in catalog.SEVERITIES if s in severities]
+    if topic_mode != "shared" and len(chosen) < len(catalog.SEVERITIES):
+        check.add(field, "%s: only topic_mode shared routes by severity; with topic_mode %s every alarm of the "
+                  "endpoint notifies its one topic (remove severities, or set endpoint_monitoring_topic_mode: shared)"
+                  % (_describe(severities), topic_mode))
+        return None
+    return chosen
 
 
 def _check_tags(check, tags):
@@ -614,8 +657,9 @@ def _metric_query(query_id, metric, dimensions, period, stat, return_data=False)
 
 
 def _check_topic_mode(check, topic_mode, topic_arns, region, subscribers):
-    """{severity: topic ARN} the alarms notify in existing mode ({} in per_endpoint mode, where they notify the
-    stack's own topic). region: the endpoint's, which the topics must be in (None: not known)."""
+    """{severity: topic} the alarms notify: the user's topic ARNs (existing), the region's shared topics as an
+    Fn::Sub of their ARN (shared), or {} (per_endpoint: the stack's own topic). region: the endpoint's, which the
+    user's topics must be in (None: not known)."""
     if topic_mode not in TOPIC_MODES:
         check.add("endpoint_monitoring_topic_mode", "must be one of %s, got %s"
                   % (", ".join(TOPIC_MODES), _describe(topic_mode)))
@@ -626,10 +670,14 @@ def _check_topic_mode(check, topic_mode, topic_arns, region, subscribers):
         check.add(field, "must be a mapping of severity (%s) to SNS topic ARN, got %s"
                   % (", ".join(catalog.SEVERITIES), _describe(topic_arns)))
         return {}
-    if topic_mode == "per_endpoint":
+    if topic_mode in ("per_endpoint", "shared"):
         if topic_arns:
-            check.add(field, "is only for topic_mode existing; with topic_mode per_endpoint the alarms notify the "
-                      "endpoint's own topic (remove it, or set endpoint_monitoring_topic_mode: existing)")
+            notified = {"per_endpoint": "the endpoint's own topic",
+                        "shared": "the region's shared topic of their severity"}[topic_mode]
+            check.add(field, "is only for topic_mode existing; with topic_mode %s the alarms notify %s (remove it, or "
+                      "set endpoint_monitoring_topic_mode: existing)" % (topic_mode, notified))
+        if topic_mode == "shared":
+            return dict((severity, shared_topic_target(severity)) for severity in catalog.SEVERITIES)
         return {}
     for key in topic_arns:
         if key not in catalog.SEVERITIES:
@@ -774,8 +822,9 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     variants: names, or mappings with name, instance_type, instance_count, vcpus, gpus, serverless.
     unknown_variables: variable names with the role's prefix that the role does not know (misspellings).
     allow_unlisted_region: accept a region name botocore's partition data does not list (a region newer than it).
-    topic_mode: per_endpoint (the alarms notify the stack's own topic) or existing (topic_arns: {severity: ARN},
-    topics the user owns; the stack then holds no topic and the subscribers must be none).
+    topic_mode: per_endpoint (the alarms notify the stack's own topic), shared (the region's shared topic of their
+    severity; each subscriber may name the severities it wants) or existing (topic_arns: {severity: ARN}, topics the
+    user owns; the stack then holds no topic and the subscribers must be none).
     Raises SpecError naming the endpoint and every bad field.
     """
     check = _Checker()
@@ -835,12 +884,15 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
     if endpoint_ok and (not isinstance(stack_prefix, str) or not STACK_NAME.match(stack_name)):
         check.add("stack_prefix", "%r + the endpoint name gives %r, which CloudFormation refuses as a stack name "
                   "(a letter, then letters, digits and hyphens, 128 at most)" % (stack_prefix, stack_name))
+    elif endpoint_ok and stack_name == SHARED_TOPICS_STACK:
+        check.add("stack_prefix", "%r + the endpoint name gives %r, the name of the stack of the shared topics "
+                  "(topic_mode shared): choose another prefix" % (stack_prefix, stack_name))
 
     merged, invalid_metrics = _merge_metric_layers(check, metric_layers)
     subscribers = []
     seen = set()
     for var_name, subs in subscriber_layers:
-        for sub in _check_subscribers(check, var_name, subs):
+        for sub in _check_subscribers(check, var_name, subs, topic_mode):
             key = (sub["protocol"], sub["endpoint"])
             if key not in seen:
                 seen.add(key)

@@ -34,7 +34,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscri
 
 FINGERPRINT_OUTPUT = "MonitoringFingerprint"
 TOPIC_OUTPUT = "TopicArn"
-# The stack's former topic, kept after a switch to topic_mode existing: no alarm notifies it.
+# The stack's former topic, kept after a switch to topic_mode shared or existing: no alarm notifies it.
 RETIRED_TOPIC_OUTPUT = "RetiredTopicArn"
 # States in which the stack holds what its last operation applied.
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
@@ -183,7 +183,8 @@ def plan_endpoint(entry, stack, subscriptions_by_topic):
     # The subscribers are the stack's own topic's only in per_endpoint mode (a retired topic taken back included).
     topic = own_topic if per_endpoint else None
     existing = subscriptions_by_topic.get(topic, []) if topic else []
-    subscriptions = plan_subscriptions(existing, entry.get("subscribers") or [],
+    # (in topic_mode shared the subscribers are the region's shared topics', which the plan of the region keeps)
+    subscriptions = plan_subscriptions(existing, (entry.get("subscribers") or []) if per_endpoint else [],
                                        purge=bool(entry.get("purge_subscriptions")))
     result["pending_confirmation"] = waiting_for_confirmation(subscriptions)
     result["confirmations_asked"] = confirmations_asked(subscriptions)

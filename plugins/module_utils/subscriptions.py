@@ -12,7 +12,8 @@ PENDING = "PendingConfirmation"
 RAW_DELIVERY_PROTOCOLS = ("sqs", "https")
 
 
-def _key(protocol, endpoint):
+def subscription_key(protocol, endpoint):
+    """What tells two subscriptions of a topic apart: SNS keeps one per protocol and address."""
     # SNS compares email addresses without regard to case of the domain; keep the rest exact.
     if protocol == "email" and "@" in endpoint:
         local, dummy, domain = endpoint.rpartition("@")
@@ -41,11 +42,11 @@ def plan_subscriptions(existing, desired, purge=False):
     """
     wanted = {}
     for sub in desired:
-        wanted.setdefault(_key(sub["protocol"], sub["endpoint"]), sub)
+        wanted.setdefault(subscription_key(sub["protocol"], sub["endpoint"]), sub)
     plan = {"subscribe": [], "unsubscribe": [], "keep": [], "pending": [], "unlisted": []}
     seen = set()
     for sub in existing:
-        key = _key(sub["Protocol"], sub["Endpoint"])
+        key = subscription_key(sub["Protocol"], sub["Endpoint"])
         if key in wanted:
             if key in seen:
                 continue

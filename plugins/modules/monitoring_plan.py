@@ -30,6 +30,11 @@ description:
     publish fails that endpoint, naming C(endpoint_monitoring_topic_arns.<severity>). The stack's former topic, which
     no alarm notifies in that mode, is kept with its subscriptions and said (RV(endpoints.retired_topic)), or removed
     with them when the endpoint's C(purge_subscriptions) is on.
+  - For the endpoints in topic mode C(shared), per region, whether the shared topics stack
+    (C(sagemaker-monitoring--shared-topics), a topic per severity) and its subscriptions need a change, from the same
+    listings (RV(shared_topics)); each subscriber is subscribed once per region and severity it asks for. Endpoints of
+    a region that disagree on what the one stack holds (the topics' key, a subscriber's raw delivery) fail, naming
+    the field, before any write; so do all of them where the stack cannot be written safely.
   - Names cannot collide, and collisions are refused before any write. Alarms, topics and dashboards are named
     C(sagemaker-monitoring_<endpoint>_...), with C(_), which no SageMaker name holds, between the parts. Endpoints
     of the batch whose stacks or resources would still take one name (two hosts of one endpoint, one endpoint under
@@ -68,6 +73,18 @@ options:
         back only what it changes).
     type: list
     elements: str
+  shared_topics:
+    description:
+      - Plan the shared topics of the regions whose endpoints are in topic mode C(shared) (RV(shared_topics)). The
+        role's confirmation after the apply turns it off.
+    type: bool
+    default: true
+  shared_topics_template_digest:
+    description:
+      - A digest of the shared topics stack's template, part of that stack's fingerprint, so that a new template is
+        applied.
+    type: str
+    default: ""
   pending_subscriptions_quota:
     description:
       - How many subscriptions may wait for confirmation in an account and region before SNS refuses Subscribe
@@ -164,6 +181,40 @@ topic_policy_checks:
   returned: always
   type: dict
 drifted_hosts: {description: Hosts whose deployed monitoring drifted., type: list, elements: str, returned: always}
+shared_topics:
+  description:
+    - Per region (and connection) with endpoints in topic mode C(shared), what its shared topics stack and their
+      subscriptions need.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    region: {description: The region., type: str, returned: always}
+    profile: {description: The endpoints' AWS profile (empty for the default)., type: str, returned: always}
+    endpoint_url: {description: The endpoints' AWS endpoint URL (empty for AWS's own)., type: str, returned: always}
+    stack_name: {description: The shared topics stack., type: str, returned: always}
+    status: {description: "C(unchanged), C(changed) or C(failed).", type: str, returned: always}
+    action: {description: "What the stack needs: C(create), C(recreate), C(update) or C(none).", type: str,
+             returned: always}
+    changes: {description: Each change in words., type: list, elements: str, returned: always}
+    error: {description: Why the region's shared topics cannot be applied (empty when they can)., type: str,
+            returned: always}
+    fingerprint: {description: What the stack is to hold, kept as its output C(MonitoringFingerprint)., type: str,
+                  returned: always}
+    topic_kms_key: {description: The KMS key of the topics (empty for none)., type: str, returned: always}
+    outputs: {description: The deployed stack's outputs., type: dict, returned: always}
+    subscribers:
+      description: Per severity, the subscribers of its shared topic (protocol, endpoint, raw_message_delivery).
+      type: dict
+      returned: always
+    subscribe: {description: The severities whose subscriptions are to be made., type: list, elements: str,
+                returned: always}
+    topics:
+      description: The stack's topics (severity, name, logical_id, output), as its template writes them.
+      type: list
+      elements: dict
+      returned: always
+    hosts: {description: The hosts of the region in topic mode shared., type: list, elements: str, returned: always}
 """
 
 import collections
@@ -180,6 +231,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.catalog import SEVERITIES
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.client_config import client_config
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.drift import (
     CALLS_PER_ENDPOINT,
@@ -197,8 +249,10 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoin
     spec_from_settings,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
+    SHARED_TOPICS_STACK,
     SpecError,
     names_prefix,
+    shared_topic_name,
     spec_names,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
@@ -213,6 +267,13 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
     run_collisions,
     stack_resource_names,
     taken_names,
+)
+from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_topics import (
+    pending_of,
+    plan_region_topics,
+    region_topics,
+    stack_topics,
+    topics_fingerprint,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     PENDING_QUOTA,
@@ -352,6 +413,7 @@ class Plan:
         self.facts = {}
         self.pending = {}
         self.policy_checks = {}
+        self.shared_topics = []
         self.aws_pages = 0
 
     def fail(self, entry, message):
@@ -470,8 +532,11 @@ class Plan:
         self.check_user_topics(listings, group)
         if created:
             self.check_names_free(listings, stacks, created)
+        asked = 0
+        if self.module.params["shared_topics"]:
+            asked = self.plan_shared_topics(listings, group, stacks, subscriptions)
         if subscriptions:
-            self.count_pending(listings.region, subscriptions, group)
+            self.count_pending(listings.region, subscriptions, group, asked)
 
     def check_drift(self, listings, group, stacks):
         """Endpoints whose stack holds what is wanted (by its fingerprint): their alarms, dashboard and (for a slice
@@ -485,7 +550,8 @@ class Plan:
                 continue
             settled = result and result["status"] != "failed" and result["action"] in ("none", "protect")
             wanted = entry["state"] == "present" and entry.get("expected") and entry.get("drift_checks")
-            notified = result and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns"))
+            notified = result and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns")
+                                   or entry.get("topic_mode") == "shared")
             if settled and wanted and notified:
                 checked.append((entry, result))
         if not checked:
@@ -576,10 +642,57 @@ class Plan:
             return int(asked)
         return max(1, int(math.floor(CALLS_PER_ENDPOINT * endpoints)) - pages_so_far)
 
-    def count_pending(self, region, subscriptions, group):
+    def plan_shared_topics(self, listings, group, stacks, subscriptions):
+        """The region's shared topics (topic_mode shared): what their stack and subscriptions need, from the
+        listings already read. Endpoints that disagree on what the one stack holds fail; all of the region's fail
+        where the stack cannot be written safely. Returns how many new subscriptions will wait for confirmation."""
+        shared = [e for e in group if e["state"] == "present" and e.get("topic_mode") == "shared"
+                  and self.results.get(e["host"], {}).get("status") != "failed"]
+        if not shared:
+            return 0
+        topics, refused = region_topics(shared)
+        for entry in shared:
+            if entry["host"] in refused:
+                self.fail(entry, refused[entry["host"]] + "; nothing of this endpoint was written")
+        shared = [e for e in shared if e["host"] not in refused]
+        if not shared:
+            return 0
+        fingerprint = topics_fingerprint(topics, self.module.params["shared_topics_template_digest"])
+        plan = plan_region_topics(stacks.get(SHARED_TOPICS_STACK), topics, fingerprint, subscriptions)
+        if plan["action"] in ("create", "recreate") and not plan["error"]:
+            plan["error"] = self.shared_names_taken(listings, plan["action"])
+            if plan["error"]:
+                plan["status"] = "failed"
+        for entry in shared:
+            if plan["status"] == "failed":
+                self.fail(entry, "the shared topics of %s (topic_mode shared): %s; nothing of this endpoint was "
+                                 "written" % (listings.region, plan["error"]))
+            else:
+                self.results[entry["host"]]["pending_confirmation"] = pending_of(entry, plan["pending"])
+        self.shared_topics.append(dict(
+            plan, region=listings.region, profile=entry.get("profile") or "",
+            endpoint_url=entry.get("endpoint_url") or "", stack_name=SHARED_TOPICS_STACK, fingerprint=fingerprint,
+            topic_kms_key=topics["topic_kms_key"], subscribers=topics["subscribers"], topics=stack_topics(),
+            hosts=[e["host"] for e in shared]))
+        return plan["confirmations_asked"] if plan["status"] != "failed" else 0
+
+    def shared_names_taken(self, listings, action):
+        """Why the shared topics stack may not be created (empty when it may): a topic of its names that it does not
+        hold already exists, and CloudFormation would take it over."""
+        try:
+            held = listings.held_names()
+            own = listings.stack_resources(SHARED_TOPICS_STACK) if action == "recreate" else ()
+        except AWS_ERRORS as e:
+            return "could not check that the names of the shared topics are free: %s" % short_error(e)
+        taken = taken_names([("topic", shared_topic_name(s)) for s in SEVERITIES], held, own)
+        return describe_taken(taken, SHARED_TOPICS_STACK, listings.region) if taken else ""
+
+    def count_pending(self, region, subscriptions, group, shared_asked=0):
         """The region's subscriptions waiting for confirmation (the whole account's, as ListSubscriptions lists
-        them), and those this run's new subscriptions add; a warning before they would pass SNS's quota."""
-        asked = sum(self.results[e["host"]]["confirmations_asked"] for e in group if e["host"] in self.results)
+        them), and those this run's new subscriptions add (the shared topics' included); a warning before they
+        would pass SNS's quota."""
+        asked = shared_asked + sum(self.results[e["host"]]["confirmations_asked"] for e in group
+                                   if e["host"] in self.results)
         pending = count_pending([s for subs in subscriptions.values() for s in subs])
         quota = self.module.params["pending_subscriptions_quota"]
         self.pending[region] = {"pending": pending, "asked": asked, "quota": quota}
@@ -629,7 +742,9 @@ def main():
         argument_spec=dict(endpoints=dict(type="list", elements="dict", required=True),
                            pending_subscriptions_quota=dict(type="int", default=PENDING_QUOTA),
                            topic_policy_reads=dict(type="raw", default="auto"),
-                           drift_hosts=dict(type="list", elements="str")),
+                           drift_hosts=dict(type="list", elements="str"),
+                           shared_topics=dict(type="bool", default=True),
+                           shared_topics_template_digest=dict(type="str", default="")),
         supports_check_mode=True,
     )
     reads = module.params["topic_policy_reads"]
@@ -657,6 +772,7 @@ def main():
     module.exit_json(
         changed=False, endpoints=results, facts=plan.facts, calls=dict(plan.calls),
         pending_subscriptions=plan.pending, aws_pages=plan.aws_pages, topic_policy_checks=plan.policy_checks,
+        shared_topics=plan.shared_topics,
         drifted_hosts=[h for h, r in results.items() if r.get("drift")],
         changed_hosts=[h for h, r in results.items() if r["status"] == "changed"],
         failed_hosts=[h for h, r in results.items() if r["status"] == "failed"])
