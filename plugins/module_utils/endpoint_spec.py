@@ -57,7 +57,7 @@ NOTIFY_CHOICES = ("alarms", "composite", "both")
 # Where the alarms' actions go: the endpoint stack's own topic, or topics the user gives per severity (which the
 # collection reads but never changes, nor their subscriptions).
 TOPIC_MODES = ("per_endpoint", "shared", "existing")
-TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}\Z")
+TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):[0-9]{12}:([A-Za-z0-9_-]{1,256})\Z")
 # CloudWatch: at most 100 children in a composite alarm's rule, a rule of at most 10,240 characters.
 MAX_COMPOSITE_CHILDREN = 100
 MAX_ALARM_RULE = 10240
@@ -471,7 +471,8 @@ def _check_subscribers(check, var_name, subscribers, topic_mode="per_endpoint"):
             check.add(field + ".raw_message_delivery", "is only possible for sqs and https subscribers")
             continue
         subscriber = {"protocol": protocol, "endpoint": endpoint, "raw_message_delivery": raw}
-        if "severities" in sub:
+        # (in topic_mode existing the subscribers are refused as a whole)
+        if "severities" in sub and topic_mode != "existing":
             severities = _check_severities(check, field + ".severities", sub["severities"], topic_mode)
             if severities is None:
                 continue
@@ -693,6 +694,10 @@ def _check_topic_mode(check, topic_mode, topic_arns, region, subscribers):
         elif not match:
             check.add(where, "%s is not a standard SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME; CloudWatch cannot "
                       "notify a FIFO topic)" % _describe(arn))
+        elif match.group(3).startswith(names_prefix()):
+            check.add(where, "%s is a topic of the collection's own (named %s...): give topics you own, or set "
+                      "endpoint_monitoring_topic_mode: shared for the region's shared topics"
+                      % (arn, names_prefix()))
         elif region and (match.group(2) != region or match.group(1) != partition):
             check.add(where, "%s is not in the endpoint's region %s (partition %s): CloudWatch notifies topics of its "
                       "own region only" % (arn, region, partition))
@@ -890,13 +895,17 @@ def build_spec(endpoint, region, variants=None, metric_layers=(), subscriber_lay
 
     merged, invalid_metrics = _merge_metric_layers(check, metric_layers)
     subscribers = []
-    seen = set()
+    seen = {}
     for var_name, subs in subscriber_layers:
         for sub in _check_subscribers(check, var_name, subs, topic_mode):
             key = (sub["protocol"], sub["endpoint"])
             if key not in seen:
-                seen.add(key)
+                seen[key] = sub
                 subscribers.append(sub)
+            elif "severities" in seen[key]:
+                # listed in two layers: subscribed for the severities of both
+                wanted = set(seen[key]["severities"]) | set(sub.get("severities") or catalog.SEVERITIES)
+                seen[key]["severities"] = [s for s in catalog.SEVERITIES if s in wanted]
 
     # (a region refused above is not compared with the topics' again)
     targets = _check_topic_mode(check, topic_mode, topic_arns, None if region_wrong else region, subscribers)

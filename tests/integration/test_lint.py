@@ -229,7 +229,7 @@ def test_modules_are_found():
     assert set(MODULES) >= {"monitoring_prepare", "monitoring_plan", "monitoring_stack_diff", "monitoring_prune",
                             "fleet_dashboards", "sagemaker_dashboard", "sns_subscriptions", "dashboard_preview",
                             "alarm_backtest"}
-    assert FILTERS == ["monitoring_cost", "monitoring_results", "rollout_summary"]
+    assert FILTERS == ["monitoring_cost", "monitoring_results", "rollout_summary", "shared_topics_outcome"]
     # the engine the role replaced is gone
     assert not set(MODULES) & {"monitoring_fleet", "monitor_fleet", "monitoring_spec", "monitoring_stack_plan",
                                "monitoring_result", "render_monitoring"}
