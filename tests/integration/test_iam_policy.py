@@ -272,6 +272,10 @@ def observed(localstack, moto, tmp_path_factory):
         {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["plain"]}])
     # its stack is created, updated and deleted by CloudFormation with a service role
     three = inventory.add("fleet", unique("iam-three"), endpoint_monitoring_role_arn=SERVICE_ROLE_ARN)
+    # its alarms notify the region's shared topics, which the collection's shared stack holds
+    inventory.add("fleet", unique("iam-four"), endpoint_monitoring_topic_mode="shared",
+                  endpoint_monitoring_endpoint_subscribers=[
+                      {"protocol": "sqs", "endpoint": SQS_PREFIX + queues["plain"], "severities": ["critical"]}])
     with aws_proxy.AwsProxy(localstack.url) as proxy:
         env = proxy.env(ansible_env(localstack))
         for name in ("rollout", "re-run"):

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import run_playbook, template_of, unique
+from conftest import REGION, run_playbook, template_of, unique
 from test_safety import SQS_PREFIX, name_of, outputs_of, stack_name, subscriptions, through
 from test_topic_modes import VARIANT, FAST, alarm_subjects, breach_until_notified, said
 
@@ -87,9 +87,11 @@ def test_twenty_endpoints_share_one_subscription_per_subscriber_and_severity_and
     # the next run: nothing to change, nothing written
     with aws_proxy.AwsProxy(localstack.url) as proxy:
         again = run_playbook(localstack, inventory, env=through(proxy, localstack))
-        writes = proxy.writes()
+        writes, calls = proxy.writes(), proxy.snapshot()
     assert again.rc == 0 and sum(again.changed(e) for e in endpoints) == 0, again.output
     assert writes == [], writes
+    # the shared topics were checked in the region's listings only: no call of their own
+    assert not [c.key for c in calls if c.mentions(SHARED_STACK) or c.key == ("sns", "ListSubscriptionsByTopic")]
 
 
 def test_a_subscriber_listed_two_ways_fails_the_later_endpoint_before_any_write(localstack, inventory):
@@ -154,3 +156,40 @@ def test_switching_to_shared_topics_and_back_moves_the_actions_in_place_and_conv
     assert subscriptions(sns, own_topic) == [("sqs", team)]
     final = run_playbook(localstack, inventory)
     assert final.rc == 0 and final.changed(endpoint) == 0, final.output
+
+
+def test_shared_topics_that_cannot_be_written_fail_their_region_s_shared_endpoints_alone_and_the_next_run_repairs(
+        localstack, inventory):
+    # A raw-delivery subscriber of its own changes the shared stack's fingerprint, so the run must write that stack
+    # (create or update), and every attempt of that write gets a bare 502 page.
+    _, target = queue(localstack)
+    solo = inventory.add("fleet", unique("solo"))
+    shared = [inventory.add("fleet", unique("blocked"), endpoint_monitoring_topic_mode="shared",
+                            endpoint_monitoring_endpoint_subscribers=[
+                                {"protocol": "sqs", "endpoint": target, "raw_message_delivery": True}])
+              for _ in range(2)]
+
+    def shared_stack_write(call):
+        return call.operation in ("CreateStack", "UpdateStack") and call.mentions(SHARED_STACK)
+
+    with aws_proxy.AwsProxy(localstack.url, fault_rate=1.0, kinds=("html502",),
+                            fault_filter=shared_stack_write) as proxy:
+        run = run_playbook(localstack, inventory, env=through(proxy, localstack))
+        calls = proxy.snapshot()
+    assert run.rc != 0, run.output
+    assert run.failed(solo) == 0 and all(run.failed(e) for e in shared), run.output
+    for endpoint in shared:
+        assert ('endpoint "%s": the shared topics of %s (topic_mode shared) could not be kept right, so nothing of '
+                "this endpoint was written" % (endpoint, REGION)) in said(run), run.output
+        assert not [c for c in calls if not c.read_only and c.mentions(stack_name(endpoint))]
+    assert [c for c in calls if shared_stack_write(c)], "the shared stack was not written"
+    summary = run.summary()
+    assert summary[solo][0] == "changed" and all(summary[e][0] == "FAILED" for e in shared), summary
+
+    again = run_playbook(localstack, inventory)
+    assert again.rc == 0, again.output
+    topics = shared_topics(localstack)
+    for arn in topics.values():
+        assert [s for s in subscriptions(localstack.client("sns"), arn) if s[1] == target] == [("sqs", target)]
+    final = run_playbook(localstack, inventory)
+    assert final.rc == 0 and sum(final.changed(e) for e in shared + [solo]) == 0, final.output
