@@ -31,6 +31,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
     tags_of,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
+    CONFIRMED_BY_SUBSCRIBER,
     confirmations_asked,
     plan_subscriptions,
     redact,
@@ -112,7 +113,7 @@ def plan_region_topics(stack, topics, fingerprint_value, subscriptions_by_topic)
 
     Returns status (unchanged, changed or failed), action (create, recreate, update or none), changes (lines in
     words), outputs, subscribe (the severities whose topic the subscribers task keeps), pending (subscription keys
-    that wait for confirmation), confirmations_asked, and error when failed."""
+    that wait for confirmation, this run's new ones included), confirmations_asked, and error when failed."""
     result = {"status": "unchanged", "action": "none", "changes": [], "outputs": outputs_of(stack), "subscribe": [],
               "pending": [], "confirmations_asked": 0, "error": ""}
     try:
@@ -143,6 +144,9 @@ def plan_region_topics(stack, topics, fingerprint_value, subscriptions_by_topic)
         result["changes"].extend("+ subscription %s to %s" % (_shown(s), name) for s in plan["subscribe"])
         result["confirmations_asked"] += confirmations_asked(plan)
         result["pending"].extend(subscription_key(s["Protocol"], s["Endpoint"]) for s in plan["pending"])
+        # what this run subscribes waits too, until its subscriber confirms it
+        result["pending"].extend(subscription_key(s["protocol"], s["endpoint"]) for s in plan["subscribe"]
+                                 if s["protocol"] in CONFIRMED_BY_SUBSCRIBER)
         # A stack written again may have changed a subscription's raw delivery: the task sets it.
         if plan["subscribe"] or (wanted and result["action"] != "none"):
             result["subscribe"].append(severity)

@@ -47,3 +47,34 @@ def test_pending_confirmations_are_counted_against_the_quota_and_listed_per_subs
     assert "already wait for confirmation and this run asks" not in words  # it asks for none: no warning
     assert ("subscriptions waiting for confirmation in %s: %d in the account before this run, 0 asked by it"
             % (REGION, before + 3)) in words, again.output
+
+
+def test_in_shared_topic_mode_a_subscriber_waits_once_per_severity_however_many_endpoints_list_it(
+        localstack, inventory):
+    sns = localstack.client("sns")
+    before = pending_in_region(sns)
+    pager, lead = "%s@example.com" % unique("pager"), "%s@example.com" % unique("lead")
+    inventory.group_vars("fleet", {"endpoint_monitoring_topic_mode": "shared", "endpoint_monitoring_group_subscribers": [
+        {"protocol": "email", "endpoint": pager, "severities": ["critical"]}]})
+    endpoints = [inventory.add("fleet", unique("pend-shared")) for _ in range(3)]
+    inventory.host_vars(endpoints[0], {"endpoint_monitoring_endpoint_subscribers": [
+        {"protocol": "email", "endpoint": lead}]})
+
+    first = run_playbook(localstack, inventory)
+    assert first.rc == 0, first.output
+    words = " ".join(first.output.split())
+    # the pager once (critical), the lead once per severity: three, not one per endpoint
+    assert ("subscriptions waiting for confirmation in %s: %d in the account before this run, 3 asked by it"
+            % (REGION, before)) in words, first.output
+    summary = first.summary()
+    assert "1 subscription waiting for confirmation (%s)" % pager in summary[endpoints[1]][1], summary
+    assert pager in summary[endpoints[0]][1] and lead in summary[endpoints[0]][1], summary
+
+    again = run_playbook(localstack, inventory)
+    assert again.rc == 0, again.output
+    words = " ".join(again.output.split())
+    assert ("subscriptions waiting for confirmation in %s: %d in the account before this run, 0 asked by it"
+            % (REGION, before + 3)) in words, again.output
+    summary = again.summary()
+    assert all(summary[e][0] == "unchanged" for e in endpoints), summary
+    assert "2 subscriptions waiting for confirmation (" in summary[endpoints[0]][1], summary
