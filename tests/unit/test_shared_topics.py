@@ -30,13 +30,12 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_
 )
 
 from role_support import described, render_template
+from test_endpoint_spec import spec_for
 
 ENDPOINT = "fraud-scoring"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
-FLEET = "endpoint_monitoring_metrics"
-HOST = "endpoint_monitoring_endpoint_metrics"
 FLEET_SUBS = "endpoint_monitoring_subscribers"
 HOST_SUBS = "endpoint_monitoring_endpoint_subscribers"
 GPU_INSTANCE = "ml.g4dn.xlarge"  # 4 vCPUs, 1 GPU: alarms of both severities
@@ -50,16 +49,6 @@ DIGEST = "template-digest-1"
 
 def shared_arn(severity, region=REGION, account=ACCOUNT, partition="aws"):
     return "arn:%s:sns:%s:%s:sagemaker-monitoring_shared_%s" % (partition, region, account, severity)
-
-
-def spec_for(fleet=None, host=None, fleet_subs=None, host_subs=None, **kwargs):
-    kwargs.setdefault("endpoint", ENDPOINT)
-    kwargs.setdefault("region", REGION)
-    kwargs.setdefault("instance_type", GPU_INSTANCE)
-    endpoint = kwargs.pop("endpoint")
-    region = kwargs.pop("region")
-    return build_spec(endpoint, region, metric_layers=[(FLEET, fleet), (HOST, host)],
-                      subscriber_layers=[(FLEET_SUBS, fleet_subs), (HOST_SUBS, host_subs)], **kwargs)
 
 
 def problems_of(**kwargs):
