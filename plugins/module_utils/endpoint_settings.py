@@ -347,12 +347,14 @@ def plan_entry(settings, spec=None, fingerprint_value=None, facts_mark=None, cod
         "subscribers": [_plan_subscriber(s, topic_mode) for s in (spec or {}).get("subscribers") or []],
         "topic_mode": topic_mode,
         # The user's topics the alarms notify (existing mode): the plan checks them before any write.
-        "topic_arns": (spec or {}).get("topic_arns") or {} if topic_mode == "existing" else {},
+        "topic_arns": ((spec or {}).get("topic_arns") or {}) if topic_mode == "existing" else {},
     }
     if topic_mode == "shared":
-        # What the region's shared topics stack is made with (the topics' key): the plan checks that the endpoints
-        # of a region agree on it.
-        entry["topic_kms_key"] = settings.get(PREFIX + "topic_kms_key") or ""
+        # What the region's shared topics stack is made with: the plan checks that the endpoints of a region agree.
+        entry["shared_stack"] = {"topic_kms_key": settings.get(PREFIX + "topic_kms_key") or "",
+                                 "role_arn": settings.get(PREFIX + "role_arn") or "",
+                                 "notification_arns": list(settings.get(PREFIX + "notification_arns") or []),
+                                 "termination_protection": bool(settings.get(PREFIX + "termination_protection"))}
     if settings[PREFIX + "state"] == "present":
         entry.update(settings=settings, code=code_digest, facts=facts, expected=expected,
                      drift_checks=list(settings.get(PREFIX + "drift_checks") or []))

@@ -67,7 +67,10 @@ def stack_fingerprint(spec, stack_settings):
     for their raw-delivery setting, which ListSubscriptions does not show: a change of it must show here to be
     noticed without reading every subscription's attributes. A variant's instance count is left out too: no alarm
     or graph depends on it, and autoscaling changes it all day."""
-    raw = sorted((s["protocol"], s["endpoint"]) for s in spec.get("subscribers") or [] if s.get("raw_message_delivery"))
+    # (in topic_mode shared the subscribers are the shared topics', which have a fingerprint of their own)
+    own_subscribers = spec.get("topic_mode", "per_endpoint") == "per_endpoint"
+    raw = sorted((s["protocol"], s["endpoint"]) for s in spec.get("subscribers") or []
+                 if s.get("raw_message_delivery") and own_subscribers)
     content = dict((k, v) for k, v in spec.items() if k != "subscribers")
     content["variants"] = [dict((k, v) for k, v in variant.items() if k != "instance_count") if isinstance(variant, dict)
                            else variant for variant in spec.get("variants") or []]

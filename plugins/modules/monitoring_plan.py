@@ -32,23 +32,11 @@ description:
     with them when the endpoint's C(purge_subscriptions) is on.
   - For the endpoints in topic mode C(shared), per region, whether the shared topics stack
     (C(sagemaker-monitoring--shared-topics), a topic per severity) and its subscriptions need a change, from the same
-    listings (RV(shared_topics)); each subscriber is subscribed once per region and severity it asks for. Endpoints of
-    a region that disagree on what the one stack holds (the topics' key, a subscriber's raw delivery) fail, naming
-    the field, before any write; so do all of them where the stack cannot be written safely.
-  - Names cannot collide, and collisions are refused before any write. Alarms, topics and dashboards are named
-    C(sagemaker-monitoring_<endpoint>_...), with C(_), which no SageMaker name holds, between the parts. Endpoints
-    of the batch whose stacks or resources would still take one name (two hosts of one endpoint, one endpoint under
-    two stack prefixes, stack prefixes that make one stack name) are all refused, each naming the others and the
-    resource. Where an endpoint's stack is to be created, its alarm, topic and dashboard names are looked up in one
-    paginated DescribeAlarms (by the collection's name prefix), ListTopics and ListDashboards per region (and, for a
-    stack created again after a failed creation, its ListStackResources); a name held already, and not by the
-    endpoint's own stack, refuses the endpoint. A run that creates no stack makes none of these calls.
-  - Drift is checked for every stack whose fingerprint says it holds what is wanted. Its alarms, its dashboard and
-    its topic policy are compared with what is deployed, read in one paginated DescribeAlarms (both alarm types, by
-    the collection's name prefix) and one ListDashboards (names and sizes) per region, and the topic policies of a
-    slice of the stacks per run (O(topic_policy_reads)). Both sides are compared in a normal form where a field AWS
-    fills in with its default reads as that default. An endpoint that drifted is C(changed), action
-    C(revert_drift), with a line per difference in RV(endpoints.changes) and RV(endpoints.drift).
+    listings (RV(shared_topics)); each subscriber is subscribed once per region and severity it asks for. The raw
+    delivery of the kept sqs and https subscriptions is read (GetSubscriptionAttributes), and where the stack holds
+    what is wanted its topics and their policies (GetTopicAttributes, one call per topic). Endpoints of a region that
+    disagree on what the one stack holds (its settings, a subscriber's raw delivery) fail, naming the field, before
+    any write; so do all of them where the stack cannot be written safely.
   - Makes no write call, in check mode or not. One endpoint's failure does not stop the others.
 options:
   endpoints:
@@ -189,32 +177,40 @@ shared_topics:
   type: list
   elements: dict
   contains:
-    region: {description: The region., type: str, returned: always}
-    profile: {description: The endpoints' AWS profile (empty for the default)., type: str, returned: always}
-    endpoint_url: {description: The endpoints' AWS endpoint URL (empty for AWS's own)., type: str, returned: always}
-    stack_name: {description: The shared topics stack., type: str, returned: always}
+    region: {description: "The region.", type: str, returned: always}
+    profile: {description: "The endpoints' AWS profile (empty for the default).", type: str, returned: always}
+    endpoint_url: {description: "The endpoints' AWS endpoint URL (empty for AWS's own).", type: str, returned: always}
+    key: {description: "The connection: region, profile and endpoint URL, joined by C(|).", type: str,
+          returned: always}
+    stack_name: {description: "The shared topics stack.", type: str, returned: always}
     status: {description: "C(unchanged), C(changed) or C(failed).", type: str, returned: always}
-    action: {description: "What the stack needs: C(create), C(recreate), C(update) or C(none).", type: str,
-             returned: always}
-    changes: {description: Each change in words., type: list, elements: str, returned: always}
-    error: {description: Why the region's shared topics cannot be applied (empty when they can)., type: str,
+    action:
+      description: "What the stack needs: C(create), C(recreate), C(update), C(protect) (termination protection
+        only), C(revert_drift) (a topic or its policy was changed outside CloudFormation) or C(none)."
+      type: str
+      returned: always
+    changes: {description: "Each change in words.", type: list, elements: str, returned: always}
+    error: {description: "Why the region's shared topics cannot be applied (empty when they can).", type: str,
             returned: always}
-    fingerprint: {description: What the stack is to hold, kept as its output C(MonitoringFingerprint)., type: str,
+    fingerprint: {description: "What the stack is to hold, kept as its output C(MonitoringFingerprint).", type: str,
                   returned: always}
-    topic_kms_key: {description: The KMS key of the topics (empty for none)., type: str, returned: always}
-    outputs: {description: The deployed stack's outputs., type: dict, returned: always}
+    settings:
+      description: The stack's settings (topic_kms_key, role_arn, notification_arns, termination_protection).
+      type: dict
+      returned: always
+    outputs: {description: "The deployed stack's outputs.", type: dict, returned: always}
     subscribers:
       description: Per severity, the subscribers of its shared topic (protocol, endpoint, raw_message_delivery).
       type: dict
       returned: always
-    subscribe: {description: The severities whose subscriptions are to be made., type: list, elements: str,
+    subscribe: {description: "The severities whose subscriptions are to be made.", type: list, elements: str,
                 returned: always}
     topics:
       description: The stack's topics (severity, name, logical_id, output), as its template writes them.
       type: list
       elements: dict
       returned: always
-    hosts: {description: The hosts of the region in topic mode shared., type: list, elements: str, returned: always}
+    hosts: {description: "The hosts of the region in topic mode shared.", type: list, elements: str, returned: always}
 """
 
 import collections
@@ -273,6 +269,8 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_
     plan_region_topics,
     region_topics,
     stack_topics,
+    switch_gap,
+    topics_drift,
     topics_fingerprint,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
@@ -304,6 +302,8 @@ class Region:
     def __init__(self, module, region, profile, endpoint_url, calls):
         self.module = module
         self.region = region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
         self.calls = calls
         extra = {"region": region, "config": client_config()}
         if profile:
@@ -382,6 +382,11 @@ class Region:
                 return False
             raise
         return bool(live(stacks))
+
+    def subscription_attributes(self, subscription_arn):
+        self.calls["get_subscription_attributes"] += 1
+        self.aws_pages += 1
+        return RETRY(self.client("sns").get_subscription_attributes)(SubscriptionArn=subscription_arn)["Attributes"]
 
     def subscriptions(self):
         return group_subscriptions(RETRY(self._pages)("sns", "list_subscriptions", "Subscriptions"))
@@ -550,8 +555,8 @@ class Plan:
                 continue
             settled = result and result["status"] != "failed" and result["action"] in ("none", "protect")
             wanted = entry["state"] == "present" and entry.get("expected") and entry.get("drift_checks")
-            notified = result and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns")
-                                   or entry.get("topic_mode") == "shared")
+            shared = entry.get("topic_mode") == "shared"
+            notified = result and (result["outputs"].get(TOPIC_OUTPUT) or entry.get("topic_arns") or shared)
             if settled and wanted and notified:
                 checked.append((entry, result))
         if not checked:
@@ -644,10 +649,12 @@ class Plan:
 
     def plan_shared_topics(self, listings, group, stacks, subscriptions):
         """The region's shared topics (topic_mode shared): what their stack and subscriptions need, from the
-        listings already read. Endpoints that disagree on what the one stack holds fail; all of the region's fail
-        where the stack cannot be written safely. Returns how many new subscriptions will wait for confirmation."""
-        shared = [e for e in group if e["state"] == "present" and e.get("topic_mode") == "shared"
-                  and self.results.get(e["host"], {}).get("status") != "failed"]
+        listings already read, the raw delivery of the kept sqs and https subscriptions, and, where the stack holds
+        what is wanted, its topics and their policies (GetTopicAttributes: one call per topic). Endpoints that
+        disagree on what the one stack holds fail; all of the region's fail where the stack cannot be written
+        safely. Returns how many new subscriptions will wait for confirmation."""
+        shared = [e for e in group if e["state"] == "present" and e.get("topic_mode") == "shared"]
+        shared = [e for e in shared if self.results.get(e["host"], {}).get("status") != "failed"]
         if not shared:
             return 0
         topics, refused = region_topics(shared)
@@ -658,23 +665,60 @@ class Plan:
         if not shared:
             return 0
         fingerprint = topics_fingerprint(topics, self.module.params["shared_topics_template_digest"])
-        plan = plan_region_topics(stacks.get(SHARED_TOPICS_STACK), topics, fingerprint, subscriptions)
+        stack = stacks.get(SHARED_TOPICS_STACK)
+        try:
+            plan = plan_region_topics(stack, topics, fingerprint, subscriptions, listings.subscription_attributes)
+        except AWS_ERRORS as e:
+            self.module.warn("could not read the raw delivery of the shared topics' subscriptions in %s; it is checked "
+                             "again by the next run: %s" % (listings.region, short_error(e)))
+            plan = plan_region_topics(stack, topics, fingerprint, subscriptions)
         if plan["action"] in ("create", "recreate") and not plan["error"]:
             plan["error"] = self.shared_names_taken(listings, plan["action"])
             if plan["error"]:
                 plan["status"] = "failed"
+        if plan["action"] == "none" and plan["status"] != "failed":
+            drift = self.shared_topics_drift(listings, plan["outputs"])
+            if drift:
+                plan.update(status="changed", action="revert_drift", changes=drift + plan["changes"])
         for entry in shared:
+            result = self.results[entry["host"]]
             if plan["status"] == "failed":
                 self.fail(entry, "the shared topics of %s (topic_mode shared): %s; nothing of this endpoint was "
                                  "written" % (listings.region, plan["error"]))
-            else:
-                self.results[entry["host"]]["pending_confirmation"] = pending_of(entry, plan["pending"])
+                continue
+            result["pending_confirmation"] = pending_of(entry, plan["pending"])
+            gap = switch_gap(entry, result, plan["pending"])
+            if gap:
+                result["changes"].append(gap)
+                result["topic_retirement"].append(gap)
+        if any(e.get("purge_subscriptions") for e in shared):
+            self.module.warn("%s: endpoint_monitoring_purge_subscriptions removes no subscription of the shared topics "
+                             "(topic_mode shared): a run sees only its own endpoints of the fleet, not who else is "
+                             "subscribed; remove one with aws sns unsubscribe" % listings.region)
+        key = {"region": listings.region, "profile": listings.profile or "", "endpoint_url": listings.endpoint_url or ""}
         self.shared_topics.append(dict(
-            plan, region=listings.region, profile=entry.get("profile") or "",
-            endpoint_url=entry.get("endpoint_url") or "", stack_name=SHARED_TOPICS_STACK, fingerprint=fingerprint,
-            topic_kms_key=topics["topic_kms_key"], subscribers=topics["subscribers"], topics=stack_topics(),
-            hosts=[e["host"] for e in shared]))
+            plan, key="%(region)s|%(profile)s|%(endpoint_url)s" % key, stack_name=SHARED_TOPICS_STACK,
+            fingerprint=fingerprint, settings=topics["settings"], subscribers=topics["subscribers"],
+            topics=stack_topics(), hosts=[e["host"] for e in shared], **key))
         return plan["confirmations_asked"] if plan["status"] != "failed" else 0
+
+    def shared_topics_drift(self, listings, outputs):
+        """Worded drift of a settled shared topics stack's topics: each read once (GetTopicAttributes); a topic
+        that is gone is said, a read that fails otherwise is warned about and tried again by the next run."""
+        policies = {}
+        for topic in stack_topics():
+            arn = outputs.get(topic["output"])
+            if not arn:
+                continue
+            try:
+                policies[arn] = listings.topic_policy(arn)
+            except AWS_ERRORS as e:
+                if "NotFound" in str(e):
+                    policies[arn] = None
+                else:
+                    self.module.warn("could not read shared topic %s to check it for drift; it is checked again by "
+                                     "the next run: %s" % (arn, short_error(e)))
+        return topics_drift(outputs, policies)
 
     def shared_names_taken(self, listings, action):
         """Why the shared topics stack may not be created (empty when it may): a topic of its names that it does not

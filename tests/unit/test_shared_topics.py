@@ -4,6 +4,7 @@ tasks for it, and the drift check's normal form of an alarm that notifies a shar
 
 import copy
 import itertools
+import json
 
 import pytest
 import yaml
@@ -12,7 +13,6 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils import 
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.endpoint_spec import (
     SHARED_TOPICS_STACK,
     SpecError,
-    build_spec,
 )
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan import (
     FINGERPRINT_OUTPUT,
@@ -24,8 +24,11 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_
     pending_of,
     plan_region_topics,
     region_topics,
+    stack_settings,
     stack_topics,
+    switch_gap,
     topic_output,
+    topics_drift,
     topics_fingerprint,
 )
 
@@ -45,6 +48,10 @@ OPS = {"protocol": "email", "endpoint": "ops@example.com"}
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:alerts"
 HOOK = "https://hooks.example.com/services/T0KEN-s3cr3t?sig=abc123"
 DIGEST = "template-digest-1"
+ROLE = "arn:aws:iam::123456789012:role/cfn-service"
+NOTIFY_A = "arn:aws:sns:eu-west-1:123456789012:stack-events-a"
+NOTIFY_B = "arn:aws:sns:eu-west-1:123456789012:stack-events-b"
+NO_SETTINGS = {"topic_kms_key": "", "role_arn": "", "notification_arns": [], "termination_protection": False}
 
 
 def shared_arn(severity, region=REGION, account=ACCOUNT, partition="aws"):
@@ -178,12 +185,18 @@ def test_a_stack_name_that_only_starts_like_the_shared_topics_stack_is_accepted(
 
 
 # ------------------------------------------------------------------------------------------------ plan entry
-def test_a_shared_plan_entry_carries_severities_raw_delivery_and_the_topics_key():
-    prepared = described(region=REGION, topic_mode="shared", topic_kms_key="alias/topics", subscribers=[
-        dict(OPS, severities=["warning"]), {"protocol": "sqs", "endpoint": QUEUE, "raw_message_delivery": True}])
+def test_a_shared_plan_entry_carries_severities_raw_delivery_and_the_stack_settings():
+    prepared = described(region=REGION, topic_mode="shared", topic_kms_key="alias/topics", role_arn=ROLE,
+                         notification_arns=[NOTIFY_B, NOTIFY_A], termination_protection=True, subscribers=[
+                             dict(OPS, severities=["warning"]),
+                             {"protocol": "sqs", "endpoint": QUEUE, "raw_message_delivery": True}])
     entry = prepared["plan_entry"]
     assert entry["topic_mode"] == "shared"
-    assert entry["topic_kms_key"] == "alias/topics"
+    assert entry["shared_stack"] == {"topic_kms_key": "alias/topics", "role_arn": ROLE,
+                                     "notification_arns": [NOTIFY_B, NOTIFY_A], "termination_protection": True}
+    assert "topic_kms_key" not in entry  # no longer at the top level
+    assert stack_settings(entry) == {"topic_kms_key": "alias/topics", "role_arn": ROLE,
+                                     "notification_arns": [NOTIFY_A, NOTIFY_B], "termination_protection": True}
     assert entry["topic_arns"] == {}
     assert entry["subscribers"] == [dict(OPS, raw_message_delivery=False, severities=["warning"]),
                                     {"protocol": "sqs", "endpoint": QUEUE, "raw_message_delivery": True}]
@@ -195,6 +208,7 @@ def test_a_per_endpoint_plan_entry_carries_addresses_only_and_no_topics_key():
     entry = prepared["plan_entry"]
     assert entry["subscribers"] == [{"protocol": "sqs", "endpoint": QUEUE}]
     assert "topic_kms_key" not in entry
+    assert "shared_stack" not in entry
     assert entry["topic_arns"] == {}
 
 
@@ -203,6 +217,7 @@ def test_an_existing_mode_plan_entry_carries_the_users_topics():
     entry = described(region=REGION, topic_mode="existing", topic_arns=arns)["plan_entry"]
     assert entry["topic_arns"] == arns
     assert "topic_kms_key" not in entry
+    assert "shared_stack" not in entry
 
 
 def test_plan_endpoint_plans_no_subscription_of_the_own_topic_in_shared_mode():
@@ -228,13 +243,35 @@ def test_plan_endpoint_plans_no_subscription_of_the_own_topic_in_shared_mode():
 
 
 # ------------------------------------------------------------------------------------------------ region_topics
-def entry(n, subscribers=(), kms=""):
+def entry(n, subscribers=(), kms="", **settings):
+    """A plan entry of topic_mode shared; settings: the other settings of the shared stack (role_arn, ...)."""
     return {"host": "host-%d" % n, "endpoint": "ep-%d" % n, "subscribers": [dict(s) for s in subscribers],
-            "topic_kms_key": kms}
+            "shared_stack": dict(settings, topic_kms_key=kms)}
 
 
 def addresses(topics):
     return dict((severity, [s["endpoint"] for s in subs]) for severity, subs in topics["subscribers"].items())
+
+
+def test_a_shared_plan_entry_without_stack_settings_asks_for_none():
+    entry_ = described(region=REGION, topic_mode="shared")["plan_entry"]
+    assert entry_["shared_stack"] == {"topic_kms_key": "", "role_arn": "", "notification_arns": [],
+                                      "termination_protection": False}
+    assert stack_settings(entry_) == NO_SETTINGS
+
+
+@pytest.mark.parametrize("given", [{}, {"shared_stack": None}, {"shared_stack": {}}, {"shared_stack": {
+    "topic_kms_key": None, "role_arn": None, "notification_arns": None, "termination_protection": None}}])
+def test_stack_settings_of_an_entry_without_them_are_empty(given):
+    assert stack_settings(given) == NO_SETTINGS
+
+
+def test_stack_settings_sort_the_notification_arns_and_leave_the_entry_alone():
+    given = {"shared_stack": {"topic_kms_key": "alias/k", "role_arn": ROLE, "notification_arns": [NOTIFY_B, NOTIFY_A],
+                              "termination_protection": 1}}
+    assert stack_settings(given) == {"topic_kms_key": "alias/k", "role_arn": ROLE,
+                                     "notification_arns": [NOTIFY_A, NOTIFY_B], "termination_protection": True}
+    assert given["shared_stack"]["notification_arns"] == [NOTIFY_B, NOTIFY_A]
 
 
 def test_twenty_endpoints_listing_one_subscriber_subscribe_it_once_per_severity():
@@ -248,7 +285,8 @@ def test_twenty_endpoints_listing_one_subscriber_subscribe_it_once_per_severity(
     assert refused == {}
     assert topics["subscribers"] == {
         "critical": [dict(OPS, raw_message_delivery=False)], "warning": [dict(OPS, raw_message_delivery=False)]}
-    assert topics["topic_kms_key"] == ""
+    assert topics["settings"] == NO_SETTINGS
+    assert sorted(topics) == ["settings", "subscribers"]
 
 
 def test_a_subscriber_is_subscribed_only_to_the_severities_any_entry_asks_for():
@@ -285,7 +323,7 @@ def test_an_entry_disagreeing_on_raw_delivery_is_refused_and_adds_nothing():
     topics, refused = region_topics(entries)
     assert list(refused) == ["host-1"]
     why = refused["host-1"]
-    assert why.startswith("endpoint_monitoring_subscribers: sqs %s with raw_message_delivery false" % QUEUE)
+    assert why.startswith("endpoint_monitoring_*subscribers: sqs %s with raw_message_delivery false" % QUEUE)
     assert "endpoint 'ep-0'" in why
     assert "lists it with true" in why
     # nothing of the refused entry; the later entry that agrees is not blocked
@@ -311,26 +349,80 @@ def test_an_entry_disagreeing_on_the_topics_key_is_refused_and_adds_nothing():
     assert refused["host-1"].startswith("endpoint_monitoring_topic_kms_key: 'alias/b'")
     assert "endpoint 'ep-0'" in refused["host-1"]
     assert "'alias/a'" in refused["host-1"]
-    assert topics["topic_kms_key"] == "alias/a"
+    assert topics["settings"] == dict(NO_SETTINGS, topic_kms_key="alias/a")
     assert addresses(topics)["critical"] == ["ops@example.com", "c@example.com"]
 
 
-def test_no_key_and_an_empty_key_agree_and_a_key_after_none_is_refused():
-    first = entry(0, [OPS])
-    del first["topic_kms_key"]
-    topics, refused = region_topics([first, entry(1, kms=""), entry(2, kms=None), entry(3, kms="alias/late")])
-    assert list(refused) == ["host-3"]
-    assert "endpoint_monitoring_topic_kms_key" in refused["host-3"]
-    assert topics["topic_kms_key"] == ""
-
-
-def test_an_entry_disagreeing_on_both_says_both():
-    raw = {"protocol": "https", "endpoint": HOOK, "raw_message_delivery": True}
-    _, refused = region_topics([entry(0, [raw], kms="alias/a"),
-                                entry(1, [dict(raw, raw_message_delivery=False)], kms="alias/b")])
+@pytest.mark.parametrize("name, first, other", [
+    ("topic_kms_key", "alias/a", "alias/b"),
+    ("topic_kms_key", "", "alias/b"),
+    ("role_arn", ROLE, ""),
+    ("role_arn", ROLE, "arn:aws:iam::123456789012:role/other"),
+    ("notification_arns", [NOTIFY_A], [NOTIFY_A, NOTIFY_B]),
+    ("notification_arns", [], [NOTIFY_B]),
+    ("termination_protection", True, False),
+    ("termination_protection", False, True),
+])
+def test_an_entry_disagreeing_on_any_stack_setting_is_refused_naming_it(name, first, other):
+    def with_setting(n, value, subscribers):
+        given = entry(n, subscribers)
+        given["shared_stack"][name] = value
+        return given
+    entries = [with_setting(0, first, [OPS]), with_setting(1, other, [{"protocol": "email", "endpoint": "b@x.com"}]),
+               with_setting(2, first, [{"protocol": "email", "endpoint": "c@x.com"}])]
+    topics, refused = region_topics(entries)
+    assert list(refused) == ["host-1"]
     why = refused["host-1"]
-    assert "endpoint_monitoring_topic_kms_key" in why and "endpoint_monitoring_subscribers" in why
-    assert "s3cr3t" not in why and "T0KEN" not in why  # a webhook's token is never shown
+    assert why.startswith("endpoint_monitoring_%s: %r, but endpoint 'ep-0' of the same region gives %r"
+                          % (name, other, first)), why
+    assert "topic_mode shared" in why and "must agree" in why
+    assert [n for n in ("topic_kms_key", "role_arn", "notification_arns", "termination_protection")
+            if "endpoint_monitoring_%s" % n in why] == [name]
+    assert topics["settings"][name] == first
+    assert addresses(topics)["critical"] == ["ops@example.com", "c@x.com"]
+
+
+def test_the_order_of_the_notification_arns_is_no_disagreement():
+    topics, refused = region_topics([entry(0, notification_arns=[NOTIFY_B, NOTIFY_A]),
+                                     entry(1, notification_arns=[NOTIFY_A, NOTIFY_B])])
+    assert refused == {}
+    assert topics["settings"]["notification_arns"] == [NOTIFY_A, NOTIFY_B]
+
+
+def test_the_settings_of_the_region_are_the_first_entrys_whole():
+    topics, refused = region_topics([entry(0, kms="alias/k", role_arn=ROLE, notification_arns=[NOTIFY_A],
+                                           termination_protection=True),
+                                     entry(1, kms="alias/k", role_arn=ROLE, notification_arns=[NOTIFY_A],
+                                           termination_protection=True)])
+    assert refused == {}
+    assert topics["settings"] == {"topic_kms_key": "alias/k", "role_arn": ROLE, "notification_arns": [NOTIFY_A],
+                                  "termination_protection": True}
+
+
+def test_no_settings_and_empty_settings_agree_and_a_setting_after_none_is_refused():
+    first = entry(0, [OPS])
+    del first["shared_stack"]
+    later = [entry(1, kms=""), entry(2, kms=None, role_arn=None, notification_arns=None, termination_protection=None),
+             entry(3, notification_arns=[]), entry(4, kms="alias/late"), entry(5, termination_protection=True)]
+    topics, refused = region_topics([first] + later)
+    assert list(refused) == ["host-4", "host-5"]
+    assert "endpoint_monitoring_topic_kms_key" in refused["host-4"]
+    assert refused["host-5"].startswith("endpoint_monitoring_termination_protection: True")
+    assert topics["settings"] == NO_SETTINGS
+
+
+def test_an_entry_disagreeing_on_everything_says_everything():
+    raw = {"protocol": "https", "endpoint": HOOK, "raw_message_delivery": True}
+    _, refused = region_topics([
+        entry(0, [raw], kms="alias/a"),
+        entry(1, [dict(raw, raw_message_delivery=False)], kms="alias/b", role_arn=ROLE, notification_arns=[NOTIFY_A],
+              termination_protection=True)])
+    parts = refused["host-1"].split("; ")
+    assert [p.split(":")[0] for p in parts if p.startswith("endpoint_monitoring_")] == [
+        "endpoint_monitoring_topic_kms_key", "endpoint_monitoring_role_arn", "endpoint_monitoring_notification_arns",
+        "endpoint_monitoring_termination_protection", "endpoint_monitoring_*subscribers"]
+    assert "s3cr3t" not in refused["host-1"] and "T0KEN" not in refused["host-1"]  # a webhook's token is never shown
+    assert "https https://hooks.example.com/..." in refused["host-1"]
 
 
 def test_a_refused_entry_sets_no_precedent():
@@ -342,46 +434,70 @@ def test_a_refused_entry_sets_no_precedent():
     assert addresses(topics)["critical"] == [QUEUE]
 
 
-def test_a_region_without_entries_has_no_subscriber_and_no_key():
-    assert region_topics([]) == ({"topic_kms_key": "", "subscribers": {"critical": [], "warning": []}}, {})
+def test_a_region_without_entries_has_no_subscriber_and_no_settings():
+    assert region_topics([]) == ({"settings": NO_SETTINGS, "subscribers": {"critical": [], "warning": []}}, {})
 
 
 # ------------------------------------------------------------------------------------------------ fingerprint
-def topics_with(subscribers, kms=""):
-    return region_topics([entry(0, subscribers, kms=kms)])[0]
+def topics_with(subscribers, kms="", **settings):
+    return region_topics([entry(0, subscribers, kms=kms, **settings)])[0]
 
 
 RAW_QUEUE = {"protocol": "sqs", "endpoint": QUEUE, "raw_message_delivery": True}
 SUBSCRIBERS = [OPS, RAW_QUEUE, {"protocol": "https", "endpoint": HOOK, "severities": ["critical"]}]
 
 
-def test_the_fingerprint_changes_with_the_template_the_key_and_raw_delivery():
+def test_the_fingerprint_changes_with_the_template_and_each_setting_but_termination_protection():
     base = topics_fingerprint(topics_with(SUBSCRIBERS), DIGEST)
+    assert len(base) == 16
     assert base == topics_fingerprint(topics_with(copy.deepcopy(SUBSCRIBERS)), DIGEST)
-    assert topics_fingerprint(topics_with(SUBSCRIBERS), "template-digest-2") != base
-    assert topics_fingerprint(topics_with(SUBSCRIBERS, kms="alias/topics"), DIGEST) != base
+    changed = [topics_fingerprint(topics_with(SUBSCRIBERS), "template-digest-2"),
+               topics_fingerprint(topics_with(SUBSCRIBERS, kms="alias/topics"), DIGEST),
+               topics_fingerprint(topics_with(SUBSCRIBERS, role_arn=ROLE), DIGEST),
+               topics_fingerprint(topics_with(SUBSCRIBERS, notification_arns=[NOTIFY_A]), DIGEST),
+               topics_fingerprint(topics_with(SUBSCRIBERS, notification_arns=[NOTIFY_A, NOTIFY_B]), DIGEST)]
+    assert base not in changed
+    assert len(set(changed)) == len(changed)
+    # termination protection is no part of the template: a change of it alone is no stack update
+    assert topics_fingerprint(topics_with(SUBSCRIBERS, termination_protection=True), DIGEST) == base
+
+
+def test_the_fingerprint_covers_the_stacks_topics():
+    topics = topics_with(SUBSCRIBERS)
+    base = topics_fingerprint(topics, DIGEST)
+    renamed = [dict(t, name=t["name"] + "-2") for t in stack_topics()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_topics."
+                      "stack_topics", lambda: renamed)
+        assert topics_fingerprint(topics, DIGEST) != base
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.shared_topics."
+                      "SHARED_TOPICS_STACK", SHARED_TOPICS_STACK + "-2")
+        assert topics_fingerprint(topics, DIGEST) != base
+    assert topics_fingerprint(topics, DIGEST) == base
+
+
+def test_the_fingerprint_does_not_change_with_the_order_of_the_notification_arns():
+    base = topics_fingerprint(topics_with([], notification_arns=[NOTIFY_A, NOTIFY_B]), DIGEST)
+    assert topics_fingerprint(topics_with([], notification_arns=[NOTIFY_B, NOTIFY_A]), DIGEST) == base
+
+
+def test_the_fingerprint_leaves_out_subscribers_and_their_raw_delivery():
+    """Batches of the fleet (--limit, serial) see different subscribers: the fingerprint of the one stack must be
+    the same in each, or every batch would update the stack. Raw delivery is read instead (plan_region_topics)."""
+    base = topics_fingerprint(topics_with(SUBSCRIBERS), DIGEST)
+    assert topics_fingerprint(topics_with([]), DIGEST) == base
+    assert topics_fingerprint(topics_with(SUBSCRIBERS + [{"protocol": "email", "endpoint": "new@example.com"}]),
+                              DIGEST) == base
     not_raw = [OPS, dict(RAW_QUEUE, raw_message_delivery=False), SUBSCRIBERS[2]]
-    assert topics_fingerprint(topics_with(not_raw), DIGEST) != base
+    assert topics_fingerprint(topics_with(not_raw), DIGEST) == base
     # the raw subscriber subscribed for one severity fewer
     assert topics_fingerprint(topics_with([OPS, dict(RAW_QUEUE, severities=["warning"]), SUBSCRIBERS[2]]),
-                              DIGEST) != base
-
-
-def test_the_fingerprint_does_not_change_with_the_order_of_the_subscribers():
-    base = topics_fingerprint(topics_with(SUBSCRIBERS), DIGEST)
+                              DIGEST) == base
     for order in itertools.permutations(SUBSCRIBERS):
         assert topics_fingerprint(topics_with(list(order)), DIGEST) == base
-    raw_hook = {"protocol": "https", "endpoint": HOOK, "raw_message_delivery": True}
-    two_raw = topics_fingerprint(topics_with([RAW_QUEUE, raw_hook]), DIGEST)
-    assert topics_fingerprint(topics_with([raw_hook, RAW_QUEUE]), DIGEST) == two_raw
-
-
-def test_the_fingerprint_leaves_out_subscribers_the_listing_shows():
-    """A subscriber without raw delivery shows in ListSubscriptions: adding one is a subscription, not a stack
-    update."""
-    base = topics_fingerprint(topics_with(SUBSCRIBERS), DIGEST)
-    more = SUBSCRIBERS + [{"protocol": "email", "endpoint": "new@example.com"}]
-    assert topics_fingerprint(topics_with(more), DIGEST) == base
+    # yet the settings still count with these subscribers
+    assert topics_fingerprint(topics_with(not_raw, kms="alias/topics"), DIGEST) != base
 
 
 # ------------------------------------------------------------------------------------------------ plan_region_topics
@@ -389,10 +505,15 @@ OURS = [{"Key": "managed-by", "Value": "mlops.sagemaker_monitoring"}]
 FP = "fedcba9876543210"
 
 
-def shared_stack(status="UPDATE_COMPLETE", fp=FP, tags=OURS):
+def shared_stack(status="UPDATE_COMPLETE", fp=FP, tags=OURS, protected=None):
+    """A DescribeStacks entry of the shared topics stack; protected: its EnableTerminationProtection (None: left
+    out, as some servers do)."""
     outputs = [{"OutputKey": topic_output(s), "OutputValue": shared_arn(s)} for s in SEVERITIES]
     outputs.append({"OutputKey": FINGERPRINT_OUTPUT, "OutputValue": fp})
-    return {"StackName": SHARED_TOPICS_STACK, "StackStatus": status, "Tags": tags, "Outputs": outputs}
+    stack = {"StackName": SHARED_TOPICS_STACK, "StackStatus": status, "Tags": tags, "Outputs": outputs}
+    if protected is not None:
+        stack["EnableTerminationProtection"] = protected
+    return stack
 
 
 def listed(severity, endpoint, protocol="email", arn=None, topic=None):
@@ -401,9 +522,28 @@ def listed(severity, endpoint, protocol="email", arn=None, topic=None):
             "Protocol": protocol, "Endpoint": endpoint, "TopicArn": topic}
 
 
-def region_plan(stack, subscribers, listing=(), fp=FP):
-    topics = topics_with(subscribers)
-    return plan_region_topics(stack, topics, fp, group_subscriptions(list(listing)))
+def region_plan(stack, subscribers, listing=(), fp=FP, read_attributes=None, **settings):
+    topics = topics_with(subscribers, **settings)
+    if read_attributes is None:
+        return plan_region_topics(stack, topics, fp, group_subscriptions(list(listing)))
+    return plan_region_topics(stack, topics, fp, group_subscriptions(list(listing)), read_attributes)
+
+
+class Attributes:
+    """GetSubscriptionAttributes of listed subscriptions: raw delivery on for the ARNs in `raw`; remembers the ARNs
+    it is asked about."""
+
+    def __init__(self, raw=()):
+        self.raw = set(raw)
+        self.asked = []
+
+    def __call__(self, arn):
+        self.asked.append(arn)
+        return {"SubscriptionArn": arn, "RawMessageDelivery": "true" if arn in self.raw else "false"}
+
+
+UPDATE_LINE = ("~ stack %s: its template or settings (endpoint_monitoring_topic_kms_key, _role_arn, "
+               "_notification_arns) changed since it was last applied" % SHARED_TOPICS_STACK)
 
 
 ALL_HELD = [listed("critical", OPS["endpoint"]), listed("warning", OPS["endpoint"]),
@@ -469,14 +609,132 @@ def test_an_address_listed_with_another_domain_case_is_held_already():
     assert result["status"] == "unchanged", result["changes"]
 
 
-def test_another_fingerprint_updates_the_stack_and_keeps_the_subscribers_raw_delivery():
+def test_another_fingerprint_updates_the_stack_and_subscribes_nothing_more():
     result = region_plan(shared_stack(fp="0000000000000000"), [dict(RAW_QUEUE, severities=["critical"])], ALL_HELD)
     assert result["status"] == "changed"
     assert result["action"] == "update"
-    assert result["changes"] == ["~ stack %s: the settings changed since it was last applied" % SHARED_TOPICS_STACK]
-    # nothing new to subscribe, but the task sets raw delivery where a subscriber is wanted
-    assert result["subscribe"] == ["critical"]
+    assert result["changes"] == [UPDATE_LINE]
+    # nothing new to subscribe and no raw delivery to change: an update alone keeps no subscriptions any more
+    assert result["subscribe"] == []
     assert result["confirmations_asked"] == 0
+
+
+@pytest.mark.parametrize("protected", [None, False])
+def test_termination_protection_asked_for_alone_is_the_protect_action(protected):
+    result = region_plan(shared_stack(protected=protected), [OPS, RAW_QUEUE], ALL_HELD, termination_protection=True)
+    assert result["status"] == "changed"
+    assert result["action"] == "protect"
+    assert result["changes"] == ["~ stack %s: termination protection on" % SHARED_TOPICS_STACK]
+    assert result["subscribe"] == [] and result["confirmations_asked"] == 0
+
+
+def test_termination_protection_turned_off_is_the_protect_action():
+    result = region_plan(shared_stack(protected=True), [OPS, RAW_QUEUE], ALL_HELD)
+    assert (result["status"], result["action"]) == ("changed", "protect")
+    assert result["changes"] == ["~ stack %s: termination protection off" % SHARED_TOPICS_STACK]
+
+
+@pytest.mark.parametrize("protected, wanted", [(True, True), (False, False), (None, False)])
+def test_termination_protection_as_the_stack_has_it_is_no_change(protected, wanted):
+    result = region_plan(shared_stack(protected=protected), [OPS, RAW_QUEUE], ALL_HELD,
+                         termination_protection=wanted)
+    assert (result["status"], result["action"], result["changes"]) == ("unchanged", "none", [])
+
+
+def test_termination_protection_with_an_update_is_an_update_saying_both():
+    result = region_plan(shared_stack(fp="another", protected=False), [OPS, RAW_QUEUE], ALL_HELD,
+                         termination_protection=True)
+    assert result["action"] == "update"
+    assert result["changes"] == [UPDATE_LINE, "~ stack %s: termination protection on" % SHARED_TOPICS_STACK]
+
+
+def test_termination_protection_of_a_new_stack_is_no_extra_line():
+    result = region_plan(None, [], termination_protection=True)
+    assert result["action"] == "create"
+    assert len(result["changes"]) == 1 and result["changes"][0].startswith("+ stack")
+
+
+def test_the_fingerprint_of_the_settings_is_what_the_plan_compares():
+    topics = topics_with([OPS], role_arn=ROLE)
+    stack = shared_stack(fp=topics_fingerprint(topics, DIGEST))
+    held = group_subscriptions([listed(s, OPS["endpoint"]) for s in SEVERITIES])
+    assert plan_region_topics(stack, topics, topics_fingerprint(topics, DIGEST), held)["action"] == "none"
+    other = topics_with([OPS])
+    assert plan_region_topics(stack, other, topics_fingerprint(other, DIGEST), held)["action"] == "update"
+    protected = topics_with([OPS], role_arn=ROLE, termination_protection=True)
+    assert plan_region_topics(stack, protected, topics_fingerprint(protected, DIGEST), held)["action"] == "protect"
+
+
+# raw delivery of the kept subscriptions, read with GetSubscriptionAttributes
+def held_arn(severity, endpoint, protocol="email"):
+    return listed(severity, endpoint, protocol)["SubscriptionArn"]
+
+
+def test_raw_delivery_of_a_kept_queue_that_differs_is_a_change_of_its_severity():
+    attributes = Attributes(raw=[held_arn("warning", QUEUE, "sqs")])  # on for warning only
+    result = region_plan(shared_stack(), [OPS, RAW_QUEUE], ALL_HELD, read_attributes=attributes)
+    assert result["status"] == "changed"
+    assert result["action"] == "none"
+    assert result["changes"] == [
+        "~ subscription sqs %s: RawMessageDelivery -> true on sagemaker-monitoring_shared_critical" % QUEUE]
+    assert result["subscribe"] == ["critical"]
+    assert result["confirmations_asked"] == 0 and result["pending"] == []
+    # only the queue's subscriptions are read: an email subscription has no raw delivery
+    assert sorted(attributes.asked) == sorted([held_arn(s, QUEUE, "sqs") for s in SEVERITIES])
+
+
+def test_raw_delivery_as_wanted_is_no_change():
+    attributes = Attributes(raw=[held_arn(s, QUEUE, "sqs") for s in SEVERITIES])
+    result = region_plan(shared_stack(), [OPS, RAW_QUEUE], ALL_HELD, read_attributes=attributes)
+    assert (result["status"], result["changes"], result["subscribe"]) == ("unchanged", [], [])
+    assert len(attributes.asked) == 2
+
+
+def test_raw_delivery_turned_off_and_a_webhooks_line_is_redacted():
+    hook = {"protocol": "https", "endpoint": HOOK, "severities": ["warning"]}
+    held = ALL_HELD + [listed("warning", HOOK, "https")]
+    attributes = Attributes(raw=[held_arn("warning", HOOK, "https")] + [held_arn(s, QUEUE, "sqs") for s in SEVERITIES])
+    result = region_plan(shared_stack(), [OPS, RAW_QUEUE, hook], held, read_attributes=attributes)
+    assert result["changes"] == [
+        "~ subscription https https://hooks.example.com/...: RawMessageDelivery -> false on "
+        "sagemaker-monitoring_shared_warning"]
+    assert result["subscribe"] == ["warning"]
+    assert held_arn("warning", HOOK, "https") in attributes.asked
+
+
+def test_raw_delivery_of_a_pending_subscription_is_not_read():
+    hook = {"protocol": "https", "endpoint": HOOK, "raw_message_delivery": True, "severities": ["critical"]}
+    held = [listed("critical", HOOK, "https", arn="PendingConfirmation")]
+    attributes = Attributes()
+    result = region_plan(shared_stack(), [hook], held, read_attributes=attributes)
+    assert attributes.asked == []
+    assert (result["status"], result["subscribe"]) == ("unchanged", [])
+    assert result["pending"] == [("https", HOOK)]
+
+
+def test_raw_delivery_is_not_read_without_read_attributes():
+    result = region_plan(shared_stack(), [OPS, RAW_QUEUE], ALL_HELD)  # the listed queue is read as not raw
+    assert (result["status"], result["changes"], result["subscribe"]) == ("unchanged", [], [])
+
+
+def test_raw_delivery_is_read_when_the_stack_is_updated_too():
+    result = region_plan(shared_stack(fp="another"), [OPS, RAW_QUEUE], ALL_HELD, read_attributes=Attributes())
+    assert result["action"] == "update"
+    assert result["changes"][0] == UPDATE_LINE
+    assert sorted(result["changes"][1:]) == sorted(
+        "~ subscription sqs %s: RawMessageDelivery -> true on sagemaker-monitoring_shared_%s" % (QUEUE, s)
+        for s in SEVERITIES)
+    assert result["subscribe"] == ["critical", "warning"]
+
+
+def test_a_new_subscription_and_a_raw_delivery_change_are_both_said():
+    held = [listed("critical", QUEUE, "sqs")]
+    result = region_plan(shared_stack(), [RAW_QUEUE], held, read_attributes=Attributes())
+    assert sorted(result["changes"]) == sorted([
+        "~ subscription sqs %s: RawMessageDelivery -> true on sagemaker-monitoring_shared_critical" % QUEUE,
+        "+ subscription sqs %s to sagemaker-monitoring_shared_warning" % QUEUE])
+    assert result["subscribe"] == ["critical", "warning"]
+    assert result["confirmations_asked"] == 0  # SNS confirms the queue itself
 
 
 def test_a_stack_not_settled_is_updated():
@@ -597,36 +855,126 @@ def test_pending_of_names_the_endpoints_own_subscribers_only():
     assert pending_of(listing, []) == []
 
 
+# ------------------------------------------------------------------------------------------------ switch_gap
+RETIRING = {"topic_retirement": ["! topic sagemaker-monitoring_ep-0 is retired: its alarms notify the shared topics"]}
+
+
+def test_a_switch_names_the_endpoints_subscribers_that_wait_redacting_webhooks():
+    listing = entry(0, [OPS, {"protocol": "https", "endpoint": HOOK}, {"protocol": "sqs", "endpoint": QUEUE}])
+    line = switch_gap(listing, RETIRING, [("email", "ops@example.com"), ("https", HOOK), ("email", "x@example.com")])
+    assert line.startswith("! email ops@example.com, https https://hooks.example.com/... must confirm the "
+                           "subscription to the shared topics")
+    assert "s3cr3t" not in line and "T0KEN" not in line
+    assert QUEUE not in line and "x@example.com" not in line
+
+
+def test_a_switch_where_none_of_the_endpoints_subscribers_waits_has_no_gap():
+    listing = entry(0, [OPS])
+    assert switch_gap(listing, RETIRING, [("email", "someone@example.com")]) is None
+    assert switch_gap(listing, RETIRING, []) is None
+    assert switch_gap(entry(0), RETIRING, [("email", "ops@example.com")]) is None
+
+
+@pytest.mark.parametrize("result", [{}, {"topic_retirement": []}, {"topic_retirement": None}, {"status": "changed"}])
+def test_without_a_topic_retirement_there_is_no_gap(result):
+    assert switch_gap(entry(0, [OPS]), result, [("email", "ops@example.com")]) is None
+    assert switch_gap(entry(0, [OPS]), dict(result, **RETIRING), [("email", "ops@example.com")]) is not None
+
+
+def test_a_switch_gap_matches_addresses_as_sns_does():
+    line = switch_gap(entry(0, [dict(OPS, endpoint="ops@EXAMPLE.com")]), RETIRING, [("email", "ops@example.com")])
+    assert line.startswith("! email ops@EXAMPLE.com must confirm")
+
+
+# ------------------------------------------------------------------------------------------------ topics_drift
+def good_policy(arn):
+    return json.dumps(drift.wanted_topic_policy(arn))
+
+
+def all_outputs():
+    return dict(stack_outputs(), MonitoringFingerprint=FP)
+
+
+def test_topics_with_their_policies_as_wanted_have_no_drift():
+    policies = dict((shared_arn(s), good_policy(shared_arn(s))) for s in SEVERITIES)
+    assert topics_drift(all_outputs(), policies) == []
+
+
+def test_a_topic_deleted_outside_ansible_is_said():
+    policies = {shared_arn("critical"): None, shared_arn("warning"): good_policy(shared_arn("warning"))}
+    assert topics_drift(all_outputs(), policies) == [
+        "+ topic sagemaker-monitoring_shared_critical (deleted outside Ansible): the critical alarms of the region's "
+        "endpoints in topic_mode shared notify nothing"]
+
+
+def test_both_topics_deleted_are_said_in_severity_order():
+    lines = topics_drift(all_outputs(), {shared_arn("warning"): None, shared_arn("critical"): None})
+    assert [line.split(" (")[0] for line in lines] == ["+ topic sagemaker-monitoring_shared_critical",
+                                                       "+ topic sagemaker-monitoring_shared_warning"]
+
+
+@pytest.mark.parametrize("policy", ["", "not json", json.dumps({"Version": "2012-10-17", "Statement": []}),
+                                    json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*",
+                                                               "Action": "sns:Publish", "Resource": "*"}]})])
+def test_a_topic_policy_changed_outside_ansible_is_said_as_the_drift_check_says_it(policy):
+    arn = shared_arn("warning")
+    policies = {shared_arn("critical"): good_policy(shared_arn("critical")), arn: policy}
+    expected = drift.topic_policy_drift(arn, policy)
+    assert expected and expected[0].startswith("~ topic sagemaker-monitoring_shared_warning: ")
+    assert topics_drift(all_outputs(), policies) == expected
+
+
+def test_another_accounts_policy_is_drift():
+    arn = shared_arn("critical")
+    policies = {arn: good_policy(shared_arn("critical", account=OTHER_ACCOUNT))}
+    lines = topics_drift(all_outputs(), policies)
+    assert len(lines) == 1 and lines[0].startswith("~ topic sagemaker-monitoring_shared_critical: policy")
+
+
+def test_topics_not_read_or_not_in_the_outputs_are_skipped():
+    assert topics_drift(all_outputs(), {}) == []
+    assert topics_drift({}, {shared_arn("critical"): None}) == []
+    # a policy read for an ARN the outputs do not name is not this stack's topic
+    outputs = dict(all_outputs(), CriticalTopicArn=shared_arn("critical", account=OTHER_ACCOUNT))
+    assert topics_drift(outputs, {shared_arn("critical"): None}) == []
+    assert topics_drift(outputs, {shared_arn("critical", account=OTHER_ACCOUNT): None}) != []
+
+
 # ------------------------------------------------------------------------------------------------ outcome
-def changed_plan(region=REGION, outputs=None, hosts=("host-0", "host-1")):
-    return {"region": region, "outputs": dict(outputs or {}), "topics": stack_topics(), "hosts": list(hosts),
-            "subscribe": ["critical"]}
+def changed_plan(region=REGION, outputs=None, hosts=("host-0", "host-1"), profile="", endpoint_url=""):
+    return {"key": "%s|%s|%s" % (region, profile, endpoint_url), "region": region, "profile": profile,
+            "endpoint_url": endpoint_url, "outputs": dict(outputs or {}), "topics": stack_topics(),
+            "hosts": list(hosts), "subscribe": ["critical"]}
 
 
 def stack_outputs(region=REGION, account=ACCOUNT):
     return dict((topic_output(s), shared_arn(s, region, account)) for s in SEVERITIES)
 
 
+WEST = "%s||" % REGION
+EAST = "us-east-1||"
+
+
 def test_the_topic_arns_come_from_the_plan_when_nothing_was_applied():
     plan = changed_plan(outputs=dict(stack_outputs(), MonitoringFingerprint=FP))
-    assert outcome([plan]) == {REGION: {"topic_arns": {s: shared_arn(s) for s in SEVERITIES}, "error": "",
-                                        "hosts": ["host-0", "host-1"]}}
+    assert outcome([plan]) == {WEST: {"topic_arns": {s: shared_arn(s) for s in SEVERITIES}, "error": "",
+                                      "hosts": ["host-0", "host-1"]}}
     skipped = {"results": [{"item": plan, "skipped": True}], "skipped": True}
     assert outcome([plan], skipped, None, {}) == outcome([plan])
 
 
 def test_the_topic_arns_of_a_stack_not_created_yet_are_none():
-    assert outcome([changed_plan()])[REGION]["topic_arns"] == {"critical": None, "warning": None}
+    assert outcome([changed_plan()])[WEST]["topic_arns"] == {"critical": None, "warning": None}
 
 
 def test_the_topic_arns_come_from_the_apply_where_it_made_one():
     plan = changed_plan()  # a stack to create: the plan knows no ARN
     applied = {"results": [{"item": plan, "changed": True, "stack_outputs": stack_outputs(account=OTHER_ACCOUNT)}]}
     result = outcome([plan], applied)
-    assert result[REGION]["topic_arns"] == {s: shared_arn(s, account=OTHER_ACCOUNT) for s in SEVERITIES}
-    assert result[REGION]["error"] == ""
+    assert result[WEST]["topic_arns"] == {s: shared_arn(s, account=OTHER_ACCOUNT) for s in SEVERITIES}
+    assert result[WEST]["error"] == ""
     stale = changed_plan(outputs=stack_outputs())
-    assert outcome([stale], applied)[REGION]["topic_arns"]["warning"] == shared_arn("warning", account=OTHER_ACCOUNT)
+    assert outcome([stale], applied)[WEST]["topic_arns"]["warning"] == shared_arn("warning", account=OTHER_ACCOUNT)
 
 
 def test_a_failed_result_fails_its_region_only():
@@ -635,9 +983,9 @@ def test_a_failed_result_fails_its_region_only():
     applied = {"results": [{"item": east, "failed": True, "msg": "Stack creation failed"},
                            {"item": west, "changed": True, "stack_outputs": stack_outputs()}]}
     result = outcome([east, west], applied)
-    assert result["us-east-1"] == {"topic_arns": {}, "error": "Stack creation failed", "hosts": ["h-east"]}
-    assert result[REGION] == {"topic_arns": {s: shared_arn(s) for s in SEVERITIES}, "error": "",
-                              "hosts": ["h-west"]}
+    assert result[EAST] == {"topic_arns": {}, "error": "Stack creation failed", "hosts": ["h-east"]}
+    assert result[WEST] == {"topic_arns": {s: shared_arn(s) for s in SEVERITIES}, "error": "",
+                            "hosts": ["h-west"]}
 
 
 def test_a_failed_subscription_item_fails_its_region_and_messages_add_up():
@@ -648,19 +996,48 @@ def test_a_failed_subscription_item_fails_its_region_and_messages_add_up():
                               {"item": [west, "critical"], "failed": True, "msg": "AuthorizationError"},
                               {"item": (west, "warning"), "failed": True, "msg": "Throttling"}]}
     result = outcome([east, west], removed, subscribed)
-    assert result[REGION]["topic_arns"] == {}
-    assert result[REGION]["error"] == "failed; AuthorizationError; Throttling"
-    assert result["us-east-1"]["error"] == ""
-    assert result["us-east-1"]["topic_arns"] == {s: shared_arn(s, "us-east-1") for s in SEVERITIES}
+    assert result[WEST]["topic_arns"] == {}
+    assert result[WEST]["error"] == "failed; AuthorizationError; Throttling"
+    assert result[EAST]["error"] == ""
+    assert result[EAST]["topic_arns"] == {s: shared_arn(s, "us-east-1") for s in SEVERITIES}
 
 
 def test_results_of_regions_without_a_plan_are_left_out():
     plan = changed_plan()
     other = changed_plan("ap-south-1")
     result = outcome([plan], {"results": [{"item": other, "failed": True, "msg": "boom"}, {"item": "text"},
-                                          {"item": []}, {}]})
-    assert list(result) == [REGION]
-    assert result[REGION]["error"] == ""
+                                          {"item": []}, {}, {"item": {"region": REGION, "failed": True}}]})
+    assert list(result) == [WEST]
+    assert result[WEST]["error"] == ""
+
+
+def test_two_connections_of_one_region_do_not_mix():
+    prod = changed_plan(outputs=stack_outputs(), hosts=["h-prod"], profile="prod")
+    staging = changed_plan(hosts=["h-staging"], profile="staging")  # a stack to create there
+    local = changed_plan(outputs=stack_outputs(account="000000000000"), hosts=["h-local"],
+                         endpoint_url="http://localhost:4566")
+    assert (prod["key"], staging["key"], local["key"]) == (
+        REGION + "|prod|", REGION + "|staging|", REGION + "||http://localhost:4566")
+    applied = {"results": [{"item": prod, "failed": True, "msg": "AccessDenied"},
+                           {"item": staging, "changed": True, "stack_outputs": stack_outputs(account=OTHER_ACCOUNT)}]}
+    subscribed = {"results": [{"item": [local, "warning"], "failed": True, "msg": "Throttling"},
+                              {"item": [staging, "warning"], "changed": True}]}
+    result = outcome([prod, staging, local], applied, subscribed)
+    assert sorted(result) == sorted([prod["key"], staging["key"], local["key"]])
+    assert result[prod["key"]] == {"topic_arns": {}, "error": "AccessDenied", "hosts": ["h-prod"]}
+    assert result[staging["key"]] == {"topic_arns": {s: shared_arn(s, account=OTHER_ACCOUNT) for s in SEVERITIES},
+                                      "error": "", "hosts": ["h-staging"]}
+    assert result[local["key"]] == {"topic_arns": {}, "error": "Throttling", "hosts": ["h-local"]}
+    assert REGION not in result
+
+
+def test_the_apply_of_one_connection_gives_no_arns_to_another_of_the_region():
+    prod = changed_plan(outputs=stack_outputs(), profile="prod")
+    staging = changed_plan(profile="staging")
+    applied = {"results": [{"item": prod, "changed": True, "stack_outputs": stack_outputs(account=OTHER_ACCOUNT)}]}
+    result = outcome([prod, staging], applied)
+    assert result[prod["key"]]["topic_arns"] == {s: shared_arn(s, account=OTHER_ACCOUNT) for s in SEVERITIES}
+    assert result[staging["key"]]["topic_arns"] == {"critical": None, "warning": None}
 
 
 # ------------------------------------------------------------------------------------------------ drift
