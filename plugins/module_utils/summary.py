@@ -89,7 +89,7 @@ def _get(mapping, key, default=None):
     return default if value is None else value
 
 
-def _failure(variables, plan, confirmed):
+def _failure(host, variables, plan, confirmed):
     for name in REGISTERED:
         registered = _get(variables, name, {})
         if isinstance(registered, dict) and registered.get("failed"):
@@ -97,6 +97,10 @@ def _failure(variables, plan, confirmed):
     for outcome in (plan, confirmed):
         if outcome.get("status") == "failed":
             return outcome.get("error") or "failed"
+    # topic_mode shared: the region's shared topics (the role's run_once note of how they went)
+    for shared in _get(variables, "endpoint_monitoring__shared_outcome", {}).values():
+        if shared.get("error") and host in (shared.get("hosts") or []):
+            return "the shared topics of its region could not be kept right: %s" % shared["error"]
     if confirmed.get("action") in ("create", "recreate", "update", "revert_drift", "delete"):
         return "the stack did not end as applied: %s" % "; ".join(confirmed.get("changes") or [])
     return "failed in a task of the role (see its output above)"
@@ -130,7 +134,7 @@ def collect_run(hosts, hostvars, active_hosts, check_mode=False):
         if not prepared:
             result["status"] = "not run"
         elif host not in active or prepared.get("failed") or plan.get("status") == "failed":
-            result.update(status="failed", error=_failure(variables, plan, confirmed))
+            result.update(status="failed", error=_failure(host, variables, plan, confirmed))
         elif not plan:
             result["status"] = "not run"
         else:

@@ -186,6 +186,7 @@ def test_shared_topics_that_cannot_be_written_fail_their_region_s_shared_endpoin
     assert [c for c in calls if shared_write(c)], "nothing of the shared topics was written"
     summary = run.summary()
     assert summary[solo][0] == "changed" and all(summary[e][0] == "FAILED" for e in shared), summary
+    assert all("the shared topics of its region could not be kept right" in summary[e][1] for e in shared), summary
 
     again = run_playbook(localstack, inventory)
     assert again.rc == 0, again.output

@@ -195,6 +195,17 @@ def test_an_inactive_host_without_a_registered_failure_is_failed_in_a_task_of_th
     assert (result["status"], result["error"]) == ("failed", "failed in a task of the role (see its output above)")
 
 
+def test_a_host_failed_by_its_region_s_shared_topics_says_so_and_the_others_do_not():
+    outcome = {"eu-west-1||": {"topic_arns": {}, "error": "CreateStack: Bad Gateway", "hosts": ["ep"]},
+               "us-east-1||": {"topic_arns": {"critical": "arn"}, "error": "", "hosts": ["other"]}}
+    hostvars = hostvars_of({"ep": prepared("ep"), "other": prepared("other")},
+                           plan={"ep": planned(), "other": planned()}, shared_outcome={"ep": outcome, "other": outcome})
+    hosts = collect_run(["ep", "other"], hostvars, [])["hosts"]
+    assert (hosts["ep"]["status"], hosts["ep"]["error"]) == (
+        "failed", "the shared topics of its region could not be kept right: CreateStack: Bad Gateway")
+    assert hosts["other"]["error"] == "failed in a task of the role (see its output above)"
+
+
 def test_a_host_the_plan_did_not_reach_is_not_run():
     hostvars = hostvars_of({"ep": prepared("ep")})
     assert collect_run(["ep"], hostvars, ["ep"])["hosts"]["ep"]["status"] == "not run"
