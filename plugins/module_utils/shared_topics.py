@@ -53,6 +53,13 @@ def stack_topics():
              "output": topic_output(severity)} for severity in SEVERITIES]
 
 
+def _setting(value):
+    """A setting as the inventory writes it: true, [] or 'alias/key'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if value != "" else "none"
+
+
 def _shown(subscriber):
     return "%s %s" % (subscriber["protocol"], redact(subscriber["protocol"], subscriber["endpoint"]))
 
@@ -79,9 +86,9 @@ def region_topics(entries):
         wanted = stack_settings(entry)
         for name in STACK_SETTINGS if settings is not None else ():
             if wanted[name] != settings[0][name]:
-                problems.append("endpoint_monitoring_%s: %r, but endpoint %r of the same region gives %r; one stack "
+                problems.append("endpoint_monitoring_%s: %s, but endpoint %r of the same region gives %s; one stack "
                                 "holds the shared topics, so the endpoints of a region in topic_mode shared must agree"
-                                % (name, wanted[name], settings[1], settings[0][name]))
+                                % (name, _setting(wanted[name]), settings[1], _setting(settings[0][name])))
         for sub in entry.get("subscribers") or []:
             key = subscription_key(sub["protocol"], sub["endpoint"])
             raw = bool(sub.get("raw_message_delivery"))

@@ -373,8 +373,11 @@ def test_an_entry_disagreeing_on_any_stack_setting_is_refused_naming_it(name, fi
     topics, refused = region_topics(entries)
     assert list(refused) == ["host-1"]
     why = refused["host-1"]
-    assert why.startswith("endpoint_monitoring_%s: %r, but endpoint 'ep-0' of the same region gives %r"
-                          % (name, other, first)), why
+
+    def written(value):  # as the inventory writes it
+        return str(value).lower() if isinstance(value, bool) else repr(value) if value != "" else "none"
+    assert why.startswith("endpoint_monitoring_%s: %s, but endpoint 'ep-0' of the same region gives %s"
+                          % (name, written(other), written(first))), why
     assert "topic_mode shared" in why and "must agree" in why
     assert [n for n in ("topic_kms_key", "role_arn", "notification_arns", "termination_protection")
             if "endpoint_monitoring_%s" % n in why] == [name]
@@ -407,7 +410,8 @@ def test_no_settings_and_empty_settings_agree_and_a_setting_after_none_is_refuse
     topics, refused = region_topics([first] + later)
     assert list(refused) == ["host-4", "host-5"]
     assert "endpoint_monitoring_topic_kms_key" in refused["host-4"]
-    assert refused["host-5"].startswith("endpoint_monitoring_termination_protection: True")
+    assert refused["host-5"].startswith("endpoint_monitoring_termination_protection: true, but endpoint 'ep-0' "
+                                        "of the same region gives false")
     assert topics["settings"] == NO_SETTINGS
 
 
