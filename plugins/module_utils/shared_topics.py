@@ -34,6 +34,7 @@ from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.plan im
 from ansible_collections.mlops.sagemaker_monitoring.plugins.module_utils.subscriptions import (
     CONFIRMED_BY_SUBSCRIBER,
     confirmations_asked,
+    describe_plan,
     describe_raw_updates,
     plan_subscriptions,
     raw_delivery_updates,
@@ -78,6 +79,7 @@ def region_topics(entries):
     why} for an entry that disagrees with an earlier one on what one stack or subscription can hold only once (a
     setting of the stack, a subscriber's raw delivery); a refused entry adds nothing."""
     subscribers = dict((severity, []) for severity in SEVERITIES)
+    subscribed = dict((severity, set()) for severity in SEVERITIES)  # subscription keys of each severity's list
     first = {}  # subscription key -> (raw delivery, endpoint that listed it first)
     settings = None  # (the stack's settings, endpoint that gave them first)
     refused = {}
@@ -106,7 +108,8 @@ def region_topics(entries):
             key = subscription_key(sub["protocol"], sub["endpoint"])
             first.setdefault(key, (bool(sub.get("raw_message_delivery")), entry["endpoint"]))
             for severity in sub.get("severities") or SEVERITIES:
-                if not any(subscription_key(s["protocol"], s["endpoint"]) == key for s in subscribers[severity]):
+                if key not in subscribed[severity]:
+                    subscribed[severity].add(key)
                     subscribers[severity].append({"protocol": sub["protocol"], "endpoint": sub["endpoint"],
                                                   "raw_message_delivery": bool(sub.get("raw_message_delivery"))})
     topics = {"settings": settings[0] if settings else stack_settings({}), "subscribers": subscribers}
@@ -150,7 +153,7 @@ def plan_region_topics(stack, topics, fingerprint_value, subscriptions_by_topic,
     except PlanError as e:
         result.update(status="failed", error=str(e))
         return result
-    names = ", ".join(shared_topic_name(severity) for severity in SEVERITIES)
+    names = ", ".join(topic["name"] for topic in stack_topics())
     protect = topics["settings"]["termination_protection"]
     if stack is None:
         result.update(action="create", changes=["+ stack %s (topics %s)" % (SHARED_TOPICS_STACK, names)])
@@ -174,8 +177,8 @@ def plan_region_topics(stack, topics, fingerprint_value, subscriptions_by_topic,
         held = subscriptions_by_topic.get(arn, []) if arn else []
         plan = plan_subscriptions(held, wanted)
         name = shared_topic_name(severity)
-        result["changes"].extend("+ subscription %s to %s" % (_shown(s), name) for s in plan["subscribe"])
         raw = raw_delivery_updates(plan["keep"], read_attributes) if read_attributes else []
+        result["changes"].extend("%s to %s" % (line, name) for line in describe_plan(plan))
         result["changes"].extend("%s on %s" % (line, name) for line in describe_raw_updates(raw))
         result["confirmations_asked"] += confirmations_asked(plan)
         result["pending"].extend(subscription_key(s["Protocol"], s["Endpoint"]) for s in plan["pending"])

@@ -406,6 +406,11 @@ class Region:
             return {}
 
 
+def _topic_gone(error):
+    """Whether a GetTopicAttributes error says the topic does not exist (SNS: NotFound)."""
+    return "NotFound" in str(error) or "does not exist" in str(error)
+
+
 def _connection_key(entry):
     return (entry.get("profile") or "", entry.get("endpoint_url") or "", entry["region"])
 
@@ -626,7 +631,7 @@ class Plan:
         try:
             policy = listings.topic_policy(arn)
         except AWS_ERRORS as e:
-            if "NotFound" in str(e) or "does not exist" in str(e):
+            if _topic_gone(e):
                 return ("topic %s does not exist in %s: create it (the collection never creates or changes the topics "
                         "you give) or correct the ARN" % (arn, listings.region))
             if "AuthorizationError" in str(e) or "AccessDenied" in str(e):
@@ -713,7 +718,7 @@ class Plan:
             try:
                 policies[arn] = listings.topic_policy(arn)
             except AWS_ERRORS as e:
-                if "NotFound" in str(e):
+                if _topic_gone(e):
                     policies[arn] = None
                 else:
                     self.module.warn("could not read shared topic %s to check it for drift; it is checked again by "
